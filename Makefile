@@ -1,0 +1,58 @@
+# qemu-freeze-mode: a patch queue for QEMU, Linux and the virtio spec.
+# 'make help' lists the targets; README.rst explains them.
+
+COMPONENTS := qemu linux virtio-spec
+S := scripts
+
+.PHONY: help deps fetch tree export checkpatch build check check-harness \
+	check-qtest demo clean distclean $(addprefix tree-,$(COMPONENTS)) \
+	$(addprefix export-,$(COMPONENTS))
+
+help:
+	@echo 'make demo        the main job: deps, build, and show what the series does'
+	@echo 'make check       every test: harness self-tests and QEMU qtests'
+	@echo 'make deps        install the Debian packages (apt-get; root)'
+	@echo 'make tree        build/{qemu,linux,virtio-spec}: base + series (git)'
+	@echo 'make export      write the trees'"'"' commits back to patches/'
+	@echo 'make checkpatch  run QEMU'"'"'s and the kernel'"'"'s checkpatch.pl on the series'
+	@echo 'make build       configure (once) and build QEMU in build/qemu-build'
+	@echo 'make clean       remove build/qemu-build; distclean: all of build/'
+
+deps:
+	@$(S)/deps.sh
+
+tree: $(addprefix tree-,$(COMPONENTS))
+$(addprefix tree-,$(COMPONENTS)): tree-%:
+	@$(S)/tree.sh $*
+
+# Only the trees that exist are exported.
+export:
+	@for c in $(COMPONENTS); do \
+		if [ -d build/$$c/.git ]; then $(S)/export.sh $$c || exit 1; fi; \
+	done
+$(addprefix export-,$(COMPONENTS)): export-%:
+	@$(S)/export.sh $*
+
+checkpatch:
+	@$(S)/checkpatch.sh
+
+build: tree-qemu
+	@$(S)/build-qemu.sh
+
+check: deps
+	@$(S)/check.py
+
+check-harness:
+	@$(S)/check.py harness
+
+check-qtest: deps
+	@$(S)/check.py qtest
+
+demo: deps build
+	@$(S)/demo.sh
+
+clean:
+	rm -rf build/qemu-build
+
+distclean:
+	rm -rf build

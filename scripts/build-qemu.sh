@@ -1,0 +1,69 @@
+#!/bin/sh
+# Configure (once) and build QEMU from build/qemu in build/qemu-build.
+#
+# The configuration is the smallest that serves the series and its tests:
+#   x86_64-softmmu only; TCG and KVM; OpenGL, virglrenderer, SDL (the GL
+#   display for virtio-gpu-gl), pixman, slirp (user networking); no docs;
+#   no downloads (subprojects) and no firmware blobs installed (the +ds
+#   source ships none: Debian's seabios, ipxe-qemu and qemu-system-data
+#   provide them, linked in below).
+# --python=/usr/bin/python3: a python3 earlier on PATH (pyenv, a venv) must
+# not shadow Debian's, whose meson and modules the build uses.
+# ccache: QEMU's configure hands meson a plain 'cc', so ask for it here.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+src=$top/build/qemu
+obj=$top/build/qemu-build
+jobs=${JOBS:-$(nproc)}
+
+say() { printf 'build qemu: %s\n' "$*"; }
+
+CONFIGURE_FLAGS="--target-list=x86_64-softmmu --without-default-features
+	--enable-kvm --enable-tcg --enable-opengl --enable-virglrenderer
+	--enable-sdl --enable-pixman --enable-slirp --disable-docs
+	--disable-download --disable-install-blobs
+	--python=/usr/bin/python3"
+
+cc=gcc
+if [ -x /usr/lib/ccache/gcc ]; then
+	cc=/usr/lib/ccache/gcc
+	# Everybody's build shares one cache; QEMU is about 1 GB of objects.
+	ccache -M 5G >/dev/null 2>&1 || true
+fi
+
+flags="$CONFIGURE_FLAGS --cc=$cc"
+stamp=$obj/.configure-flags
+if [ ! -f "$obj/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$flags" ]; then
+	say "configure (out of tree, in build/qemu-build)"
+	rm -rf "$obj"
+	mkdir -p "$obj"
+	# shellcheck disable=SC2086 # the flags are words
+	(cd "$obj" && "$src/configure" $flags) >"$top/build/qemu-configure.log" 2>&1 || {
+		tail -40 "$top/build/qemu-configure.log" >&2
+		say "configure failed; full log in build/qemu-configure.log"
+		exit 1
+	}
+	echo "$flags" >"$stamp"
+fi
+
+say "ninja -j$jobs ${*:-(all)}"
+# Not on a terminal ninja prints a line a step: keep every 200th one and
+# everything else (warnings, errors), so a log shows progress, not a flood.
+{ ninja -C "$obj" -j"$jobs" "$@"; echo $? >"$obj/.ninja-status"; } 2>&1 | awk '
+	/^\[[0-9]+\/[0-9]+\]/ { n++; if (n % 200 == 1) { print "build qemu: " $1; fflush() } next }
+	{ print; fflush() }
+	END { if (n) print "build qemu: " n " steps" }'
+if [ "$(cat "$obj/.ninja-status")" != 0 ]; then
+	say "build failed"
+	exit 1
+fi
+
+# Firmware from Debian's packages, where the build tree's binary looks.
+fw=$obj/qemu-bundle/usr/local/share/qemu
+mkdir -p "$fw"
+for f in /usr/share/seabios/*.bin /usr/share/qemu/*.bin /usr/share/qemu/*.rom \
+	 /usr/lib/ipxe/qemu/*.rom; do
+	[ -e "$f" ] || continue
+	[ -e "$fw/$(basename "$f")" ] || ln -s "$f" "$fw/"
+done
+say "done: build/qemu-build/qemu-system-x86_64"

@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""Run every test the project has and print one summary.
+
+Stages, in order: the harness's own pytest suite; checkpatch on every QEMU
+and Linux patch; the QEMU build; QEMU's qtests for x86_64 on the patched
+build.  Each stage counts its tests; the last line is 'N passed, N failed'
+(with ', N skipped' when anything was skipped).  Skips are listed loudly.
+
+A qtest that fails on stock QEMU 10.0.13 on these machines as well is listed
+in tests/qtest-known-failures with the reason; its failure is reported as
+such and not counted as a failure of the series.  Any other failure counts.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(TOP, "build")
+QEMU_BUILD = os.path.join(BUILD, "qemu-build")
+RESULTS = os.path.join(BUILD, "results")
+
+
+class Tally:
+    def __init__(self):
+        self.passed = []
+        self.failed = []
+        self.skipped = []
+        self.known = []
+
+    def add(self, stage, name, result, why=""):
+        entry = (stage, name, why)
+        {"pass": self.passed, "fail": self.failed, "skip": self.skipped,
+         "known": self.known}[result].append(entry)
+
+
+def say(msg):
+    print(f"check: {msg}", flush=True)
+
+
+def banner(msg):
+    print(f"\n===== {msg} =====", flush=True)
+
+
+def run(cmd, **kw):
+    say("$ " + " ".join(cmd))
+    return subprocess.run(cmd, cwd=kw.pop("cwd", TOP), **kw)
+
+
+def stage_harness(t):
+    banner("harness self-tests (pytest)")
+    xml = os.path.join(RESULTS, "harness.xml")
+    if os.path.exists(xml):
+        os.unlink(xml)
+    run([sys.executable, "-m", "pytest", "-v", "-rs", "tests/harness",
+         f"--junitxml={xml}"])
+    if not os.path.exists(xml):
+        t.add("harness", "pytest", "fail", "pytest did not run")
+        return
+    for case in ET.parse(xml).iter("testcase"):
+        name = f"{case.get('classname')}.{case.get('name')}"
+        if case.find("failure") is not None or case.find("error") is not None:
+            t.add("harness", name, "fail")
+        elif case.find("skipped") is not None:
+            t.add("harness", name, "skip", case.find("skipped").get("message", ""))
+        else:
+            t.add("harness", name, "pass")
+
+
+def stage_checkpatch(t):
+    banner("checkpatch.pl on patches/qemu and patches/linux")
+    p = run([os.path.join(TOP, "scripts", "checkpatch.sh")],
+            stdout=subprocess.PIPE, text=True)
+    print(p.stdout, end="")
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[0] == "checkpatch" and f[2] in ("ok", "FAIL"):
+            t.add("checkpatch", f"{f[1]}/{f[3]}", "pass" if f[2] == "ok" else "fail")
+    if p.returncode and not t.failed:
+        t.add("checkpatch", "checkpatch.sh", "fail", f"exit {p.returncode}")
+
+
+def stage_build(t):
+    banner("build QEMU (patched)")
+    ok = (run([os.path.join(TOP, "scripts", "tree.sh"), "qemu"]).returncode == 0
+          and run([os.path.join(TOP, "scripts", "build-qemu.sh")]).returncode == 0)
+    t.add("build", "qemu-system-x86_64", "pass" if ok else "fail")
+    return ok
+
+
+def known_failures():
+    known = {}
+    with open(os.path.join(TOP, "tests", "qtest-known-failures")) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                name, _, why = line.partition(" ")
+                known[name] = why.strip()
+    return known
+
+
+def stage_qtest(t, suite):
+    banner(f"QEMU qtests, meson suite {suite}")
+    meson = os.path.join(QEMU_BUILD, "pyvenv", "bin", "meson")
+    cmd = [meson, "test", "-C", QEMU_BUILD, "--suite", suite,
+           "--num-processes", str(os.cpu_count()), "--print-errorlogs"]
+    if os.geteuid() == 0 and os.environ.get("QTEST_USER", "nobody"):
+        cmd += ["--wrapper", os.path.join(TOP, "scripts", "qtest-user.sh")]
+        say("running the qtests as user nobody (see scripts/qtest-user.sh)")
+    log = os.path.join(QEMU_BUILD, "meson-logs", "testlog.json")
+    if os.path.exists(log):
+        os.unlink(log)
+    start = time.monotonic()
+    run(cmd)
+    say(f"qtests took {time.monotonic() - start:.0f} s")
+    if not os.path.exists(log):
+        t.add("qtest", suite, "fail", "meson test wrote no log")
+        return
+    known = known_failures()
+    with open(log) as f:
+        results = [json.loads(line) for line in f if line.strip()]
+    for r in results:
+        name = r["name"]
+        res = r["result"]
+        if res in ("OK", "EXPECTEDFAIL"):
+            t.add("qtest", name, "pass")
+            if name in known:
+                say(f"NOTE: {name} passed but is listed in "
+                    "tests/qtest-known-failures: remove it from there")
+        elif res == "SKIP":
+            t.add("qtest", name, "skip", "the test skipped itself")
+        elif name in known:
+            t.add("qtest", name, "known", known[name])
+        else:
+            t.add("qtest", name, "fail", res)
+
+
+def summary(t):
+    banner("summary")
+    if t.known:
+        print("KNOWN FAILURES, on stock QEMU 10.0.13 here as well "
+              "(tests/qtest-known-failures), not counted:")
+        for stage, name, why in t.known:
+            print(f"  {name}: {why}")
+    if t.skipped:
+        print(f"SKIPPED ({len(t.skipped)}): these did not run; "
+              "nothing was checked by them:")
+        for stage, name, why in t.skipped:
+            print(f"  {stage}: {name}: {why}")
+    if t.failed:
+        print(f"FAILED ({len(t.failed)}):")
+        for stage, name, why in t.failed:
+            print(f"  {stage}: {name}" + (f": {why}" if why else ""))
+    line = f"{len(t.passed)} passed, {len(t.failed)} failed"
+    if t.skipped:
+        line += f", {len(t.skipped)} skipped"
+    print(line, flush=True)
+    return 1 if t.failed or not t.passed else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("stages", nargs="*",
+                    choices=["harness", "checkpatch", "qtest", "all"],
+                    default=["all"])
+    ap.add_argument("--suite", default=os.environ.get("QTEST_SUITE", "qtest-x86_64"))
+    args = ap.parse_args()
+    stages = set(args.stages)
+    everything = "all" in stages
+    os.makedirs(RESULTS, exist_ok=True)
+    t = Tally()
+    if everything or "harness" in stages:
+        stage_harness(t)
+    if everything or "checkpatch" in stages:
+        stage_checkpatch(t)
+    if everything or "qtest" in stages:
+        if stage_build(t):
+            stage_qtest(t, args.suite)
+    return summary(t)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

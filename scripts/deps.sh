@@ -1,0 +1,97 @@
+#!/bin/sh
+# Install, with apt-get, every Debian package that the build, the tests and
+# the demo need.  This file is the one place they are listed.
+#
+# On Debian 12 (bookworm) QEMU 10.0 needs meson >= 1.5, which only
+# bookworm-backports has: the backports suite is enabled from the Debian
+# mirror this machine already uses, pinned so that only meson comes from it.
+# On Debian 13 (trixie) and later nothing extra is needed.
+#
+# Idempotent: when everything is installed it only checks and returns.
+set -eu
+
+# Building QEMU (minimal configure, see scripts/build-qemu.sh).
+BUILD_QEMU="meson ninja-build pkgconf gcc make flex bison python3-venv ccache
+	libglib2.0-dev zlib1g-dev libpixman-1-dev libepoxy-dev
+	libvirglrenderer-dev libsdl2-dev libgbm-dev libdrm-dev libslirp-dev"
+# Fetching and unpacking the pinned sources, maintaining the patch trees.
+SOURCES="git dpkg-dev xz-utils ca-certificates perl"
+# Building the guest kernel and its initramfs.
+BUILD_LINUX="bc cpio libelf-dev busybox-static util-linux"
+# Running QEMU from the build tree: firmware, the GL display, screenshots.
+RUNTIME="seabios qemu-system-data ipxe-qemu xvfb xauth libgl1-mesa-dri
+	x11-apps netpbm"
+# The harness's own tests.
+TESTS="python3 python3-pytest"
+
+PACKAGES="$BUILD_QEMU $SOURCES $BUILD_LINUX $RUNTIME $TESTS"
+MESON_MIN=1.5
+
+say() { printf 'deps: %s\n' "$*"; }
+
+installed() {
+	[ "$(dpkg-query -W -f '${Status}' "$1" 2>/dev/null)" = \
+		"install ok installed" ]
+}
+
+meson_ok() {
+	v=$(dpkg-query -W -f '${Version}' meson 2>/dev/null) || return 1
+	dpkg --compare-versions "$v" ge "$MESON_MIN"
+}
+
+. /etc/os-release
+codename=${VERSION_CODENAME:-unknown}
+
+missing=
+for p in $PACKAGES; do
+	installed "$p" || missing="$missing $p"
+done
+if [ -z "$missing" ] && meson_ok; then
+	say "all $(echo $PACKAGES | wc -w) packages installed (Debian $codename)"
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	say "missing:$missing"
+	say "run 'make deps' as root (it uses apt-get)"
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if [ "$codename" = bookworm ]; then
+	src=/etc/apt/sources.list.d/qemu-freeze-mode-backports.sources
+	pin=/etc/apt/preferences.d/qemu-freeze-mode-backports
+	if [ ! -f "$src" ]; then
+		mirror=$(scripts/debian-mirror.sh)
+		say "enabling bookworm-backports from $mirror (meson only)"
+		cat >"$src" <<-SRC
+		# Written by qemu-freeze-mode's 'make deps': QEMU 10.0 needs meson >= $MESON_MIN.
+		Types: deb
+		URIs: $mirror
+		Suites: bookworm-backports
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+		SRC
+		cat >"$pin" <<-PIN
+		# Written by qemu-freeze-mode's 'make deps': take only meson from
+		# bookworm-backports, never upgrade anything else from it.
+		Package: *
+		Pin: release n=bookworm-backports
+		Pin-Priority: 100
+
+		Package: meson
+		Pin: release n=bookworm-backports
+		Pin-Priority: 500
+		PIN
+	fi
+elif [ "$codename" != trixie ]; then
+	say "warning: tested on Debian 12 and 13, this is '$codename'"
+fi
+
+say "apt-get update"
+apt-get update -q
+say "installing:$missing"
+# shellcheck disable=SC2086 # word splitting of the package list is wanted
+apt-get install -y -q --no-install-recommends $PACKAGES
+meson_ok || { say "meson >= $MESON_MIN could not be installed"; exit 1; }
+say "done"

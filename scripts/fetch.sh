@@ -1,0 +1,174 @@
+#!/bin/sh
+# fetch.sh qemu|linux|virtio-spec
+#
+# Bring the pinned base of one component into build/cache/ once, and check
+# every file against SHA256SUMS.  Debian sources come through a project-local
+# apt configuration (build/apt/) that adds Debian 13's suite from the mirror
+# this machine's apt already uses; the system's own sources stay untouched.
+# A cached file whose checksum does not match is never used nor replaced
+# silently: the run stops and says so.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/pins"
+cache=$top/build/cache
+apt_dir=$top/build/apt
+mkdir -p "$cache"
+
+say() { printf 'fetch: %s\n' "$*"; }
+die() { printf 'fetch: error: %s\n' "$*" >&2; exit 1; }
+
+expected_sum() {
+	awk -v f="$1" '$2 == f { print $1 }' "$top/SHA256SUMS"
+}
+
+# verify FILE: the file in the cache must have the sum SHA256SUMS gives.
+verify() {
+	want=$(expected_sum "$1")
+	[ -n "$want" ] || die "$1 has no entry in SHA256SUMS"
+	got=$(sha256sum "$cache/$1" | cut -d' ' -f1)
+	if [ "$got" != "$want" ]; then
+		die "checksum mismatch for build/cache/$1
+  expected sha256 $want (SHA256SUMS)
+  got      sha256 $got
+The file is damaged or is not the pinned one.  Delete it to download it
+again: rm build/cache/$1"
+	fi
+}
+
+# Files of a component, as listed in SHA256SUMS.
+files_of() {
+	awk -v re="$1" '$2 ~ re { print $2 }' "$top/SHA256SUMS"
+}
+
+# all_cached RE: true when every file matching RE is in the cache.
+all_cached() {
+	for f in $(files_of "$1"); do
+		[ -f "$cache/$f" ] || return 1
+	done
+}
+
+apt_setup() {
+	suite=$1
+	mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+	mirror=$("$top/scripts/debian-mirror.sh")
+	cat >"$apt_dir/sources.list.new" <<-SRC
+	deb $mirror $suite main
+	deb-src $mirror $suite main
+	SRC
+	cat >"$apt_dir/apt.conf" <<-CONF
+	Dir::Etc::SourceList "$apt_dir/sources.list";
+	Dir::Etc::SourceParts "$apt_dir/sources.list.d";
+	Dir::Etc::Preferences "$apt_dir/preferences";
+	Dir::Etc::PreferencesParts "$apt_dir/preferences.d";
+	Dir::State::Lists "$apt_dir/lists";
+	Dir::Cache "$apt_dir/cache";
+	APT::Sandbox::User "root";
+	CONF
+	mkdir -p "$apt_dir/sources.list.d" "$apt_dir/preferences.d"
+	export APT_CONFIG="$apt_dir/apt.conf"
+	if ! cmp -s "$apt_dir/sources.list.new" "$apt_dir/sources.list" 2>/dev/null; then
+		mv "$apt_dir/sources.list.new" "$apt_dir/sources.list"
+		apt_update
+	else
+		rm -f "$apt_dir/sources.list.new"
+	fi
+}
+
+apt_update() {
+	say "apt-get update (project-local lists in build/apt/)"
+	apt-get update -q >"$apt_dir/update.log" 2>&1 ||
+		{ cat "$apt_dir/update.log" >&2; die "apt-get update failed"; }
+}
+
+# apt_fetch CMD...: run an apt download in a scratch folder; refresh the
+# lists once if the pinned version is not found in the ones we have.
+apt_fetch() {
+	tmp=$cache/tmp
+	rm -rf "$tmp"; mkdir -p "$tmp"
+	if ! (cd "$tmp" && "$@") >"$tmp/.log" 2>&1; then
+		apt_update
+		if ! (cd "$tmp" && "$@") >"$tmp/.log" 2>&1; then
+			cat "$tmp/.log" >&2
+			return 1
+		fi
+	fi
+	for f in "$tmp"/*; do
+		mv "$f" "$cache/"
+	done
+	rm -rf "$tmp"
+}
+
+missing_pin() {
+	die "$1 version $2 is not in Debian $3 on this machine's mirror any more.
+The pin in 'pins' must be bumped: set the new version there, replace its
+sums in SHA256SUMS, run 'make tree' and rebase the series (README.rst,
+'Moving to a new base').  No other version is taken in its place."
+}
+
+fetch_qemu() {
+	re='^qemu_'
+	if ! all_cached "$re"; then
+		apt_setup "$QEMU_SUITE"
+		say "downloading source package $QEMU_SOURCE $QEMU_VERSION"
+		apt_fetch apt-get source -q --download-only \
+			"$QEMU_SOURCE=$QEMU_VERSION" ||
+			missing_pin "source package $QEMU_SOURCE" "$QEMU_VERSION" "$QEMU_SUITE"
+	fi
+	for f in $(files_of "$re"); do verify "$f"; done
+	say "qemu $QEMU_VERSION: sha256 verified"
+}
+
+fetch_linux() {
+	re="^${LINUX_PACKAGE}_"
+	if ! all_cached "$re"; then
+		apt_setup "$LINUX_SUITE"
+		say "downloading $LINUX_PACKAGE $LINUX_VERSION (150 MB)"
+		apt_fetch apt-get download -q "$LINUX_PACKAGE=$LINUX_VERSION" ||
+			missing_pin "package $LINUX_PACKAGE" "$LINUX_VERSION" "$LINUX_SUITE"
+	fi
+	for f in $(files_of "$re"); do verify "$f"; done
+	say "$LINUX_PACKAGE $LINUX_VERSION: sha256 verified"
+}
+
+# The spec comes from VIRTIO_SPEC_SRC (a tarball, or a clone of the
+# repository), else ../shared/virtio-spec/, else a clone of $SPEC_REPO.
+# A tarball is checked against SHA256SUMS; a clone by its commit id, and
+# then archived as build/cache/virtio-spec-$SPEC_COMMIT.tar.
+fetch_spec() {
+	short=$(echo "$SPEC_COMMIT" | cut -c1-8)
+	from_git=$cache/virtio-spec-$SPEC_COMMIT.tar
+	if [ -f "$from_git" ]; then
+		say "virtio-spec $short: archived from a clone, commit verified"
+		return
+	fi
+	if [ ! -f "$cache/$SPEC_TARBALL" ]; then
+		src=${VIRTIO_SPEC_SRC:-}
+		if [ -z "$src" ] && [ -f "$top/../shared/virtio-spec/$SPEC_TARBALL" ]; then
+			src=$top/../shared/virtio-spec/$SPEC_TARBALL
+		fi
+		if [ -n "$src" ] && [ -f "$src" ]; then
+			cp "$src" "$cache/$SPEC_TARBALL"
+		else
+			if [ -z "$src" ]; then
+				src=$cache/virtio-spec.git
+				[ -d "$src" ] || git clone -q --bare "$SPEC_REPO" "$src" ||
+					die "cannot clone $SPEC_REPO; set VIRTIO_SPEC_SRC to a tarball or a clone"
+			fi
+			git -C "$src" cat-file -e "$SPEC_COMMIT^{commit}" 2>/dev/null ||
+				die "$src has no commit $SPEC_COMMIT"
+			git -C "$src" archive --prefix=virtio-spec/ -o "$from_git.tmp" "$SPEC_COMMIT"
+			mv "$from_git.tmp" "$from_git"
+			say "virtio-spec $short: archived from $src, commit verified"
+			return
+		fi
+	fi
+	verify "$SPEC_TARBALL"
+	say "virtio-spec $short: sha256 verified"
+}
+
+case ${1:-} in
+qemu) fetch_qemu ;;
+linux) fetch_linux ;;
+virtio-spec) fetch_spec ;;
+*) die "usage: fetch.sh qemu|linux|virtio-spec" ;;
+esac

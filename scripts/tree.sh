@@ -1,0 +1,158 @@
+#!/bin/sh
+# tree.sh qemu|linux|virtio-spec
+#
+# Make build/<component> a git tree: the pinned, verified base committed and
+# tagged 'base', then the series from patches/<component>/series applied
+# with 'git am'.  A tree that already holds exactly the series is left as it
+# is (so incremental builds stay incremental).  A tree with work that is not
+# in patches/ -- uncommitted changes, or commits that were not exported --
+# is never thrown away: the script stops and says what to do.  FORCE=1
+# discards such work (commits stay in build/<component>'s reflog).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/pins"
+c=${1:-}
+case $c in
+qemu) pin=$QEMU_VERSION ;;
+linux) pin=$LINUX_VERSION ;;
+virtio-spec) pin=$SPEC_COMMIT ;;
+*) echo "usage: tree.sh qemu|linux|virtio-spec" >&2; exit 2 ;;
+esac
+tree=$top/build/$c
+patches=$top/patches/$c
+cache=$top/build/cache
+applied=refs/harness/applied
+harness="qemu-freeze-mode harness"
+harness_email=harness@localhost
+
+say() { printf 'tree %s: %s\n' "$c" "$*"; }
+die() { printf 'tree %s: error: %s\n' "$c" "$*" >&2; exit 1; }
+g() { git -C "$tree" "$@"; }
+
+series_files() {
+	[ -f "$patches/series" ] || return 0
+	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$patches/series" |
+		while read -r p _; do echo "$patches/$p"; done
+}
+
+series_ids() {
+	for p in $(series_files); do cat "$p"; done |
+		git patch-id --stable | cut -d' ' -f1
+}
+
+tree_ids() {
+	g format-patch --stdout base..HEAD | git patch-id --stable | cut -d' ' -f1
+}
+
+# Stop unless the tree holds nothing that would be lost.
+check_no_work() {
+	dirty=$(g status --porcelain)
+	if [ -n "$dirty" ]; then
+		[ "${FORCE:-}" = 1 ] && { say "FORCE=1: discarding uncommitted changes"; return; }
+		die "build/$c has uncommitted changes:
+$(echo "$dirty" | head -20)
+Commit them in build/$c and run 'make export', or discard them
+('git -C build/$c stash', or 'make tree FORCE=1')."
+	fi
+	if [ "$(g rev-parse HEAD)" = "$(g rev-parse -q --verify $applied || true)" ]; then
+		return
+	fi
+	if [ "$(tree_ids)" = "$(series_ids)" ]; then
+		return
+	fi
+	[ "${FORCE:-}" = 1 ] && { say "FORCE=1: discarding commits not in patches/$c"; return; }
+	die "build/$c has commits that are not in patches/$c:
+$(g log --oneline base..HEAD | head -20)
+Run 'make export' to keep them (then commit patches/$c), or 'make tree
+FORCE=1' to drop them (they stay in 'git -C build/$c reflog')."
+}
+
+unpack() {
+	new=$1
+	case $c in
+	qemu)
+		dsc=$(ls "$cache"/qemu_*.dsc)
+		dpkg-source --no-check -x "$dsc" "$new" >/dev/null
+		# quilt's bookkeeping of the Debian patches, not source
+		rm -rf "$new/.pc"
+		;;
+	linux)
+		mkdir -p "$new"
+		dpkg-deb --fsys-tarfile "$cache/${LINUX_PACKAGE}_${LINUX_VERSION}_all.deb" |
+			tar -xO "./usr/src/$LINUX_PACKAGE.tar.xz" |
+			tar -xJ -C "$new" --strip-components=1
+		;;
+	virtio-spec)
+		mkdir -p "$new"
+		a=$cache/virtio-spec-$SPEC_COMMIT.tar
+		[ -f "$a" ] || a=$cache/$SPEC_TARBALL
+		tar -xf "$a" -C "$new" --strip-components=1
+		;;
+	esac
+}
+
+make_base() {
+	new=$top/build/.$c.new
+	rm -rf "$new"
+	say "unpacking $pin"
+	unpack "$new"
+	say "committing the pristine source as 'base'"
+	git -C "$new" init -q -b main
+	git -C "$new" config core.abbrev 12
+	git -C "$new" config harness.pin "$pin"
+	# Commits made in the tree carry the project repository's identity.
+	for k in user.name user.email; do
+		v=$(git -C "$top" config "$k" || true)
+		[ -z "$v" ] || git -C "$new" config "$k" "$v"
+	done
+	git -C "$new" add -A -f .
+	# A fixed identity and date make the base commit the same everywhere.
+	GIT_AUTHOR_NAME=$harness GIT_AUTHOR_EMAIL=$harness_email \
+	GIT_COMMITTER_NAME=$harness GIT_COMMITTER_EMAIL=$harness_email \
+	GIT_AUTHOR_DATE='2000-01-01T00:00:00Z' GIT_COMMITTER_DATE='2000-01-01T00:00:00Z' \
+		git -C "$new" commit -q -m "$c $pin (pristine base)" \
+		-m "Made by the qemu-freeze-mode harness (scripts/tree.sh)."
+	git -C "$new" tag base
+	rm -rf "$tree"
+	mv "$new" "$tree"
+}
+
+apply_series() {
+	n=0
+	for p in $(series_files); do
+		[ -f "$p" ] || die "patches/$c/series names $(basename "$p"), which is missing"
+		g am -q --whitespace=nowarn "$p" ||
+			die "$(basename "$p") does not apply; the tree is left mid-'git am'
+for you to inspect (git -C build/$c am --show-current-patch)"
+		n=$((n + 1))
+	done
+	g update-ref $applied HEAD
+	say "base + $n patches applied"
+}
+
+"$top/scripts/fetch.sh" "$c"
+
+if [ -d "$tree/.git" ]; then
+	g rev-parse -q --verify base >/dev/null || die "build/$c has no 'base' tag; move it away and rerun"
+	if [ -d "$tree/.git/rebase-apply" ]; then
+		[ "${FORCE:-}" = 1 ] || die "build/$c is in the middle of 'git am'; finish it (git am --continue / --abort) or use FORCE=1"
+		g am --abort
+	fi
+	check_no_work
+	if [ "$(g config harness.pin || true)" = "$pin" ]; then
+		if [ "$(tree_ids)" = "$(series_ids)" ]; then
+			g update-ref $applied HEAD
+			say "up to date (base $pin + $(series_files | wc -l) patches)"
+			exit 0
+		fi
+		say "resetting to base and applying patches/$c"
+		g reset -q --hard base
+		g clean -q -fdx
+	else
+		say "base changed to $pin: rebuilding the tree"
+		make_base
+	fi
+else
+	make_base
+fi
+apply_series

@@ -1,0 +1,68 @@
+"""Fixtures for the harness self-tests.
+
+Each test works on a scratch copy of the project (scripts, pins, sums,
+patches) in a temporary folder, so that the real build/ is never touched.
+Downloads that a test does not mean to exercise are taken from the real
+cache, which 'make check' has filled before.
+"""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CACHE = os.path.join(TOP, "build", "cache")
+SPEC_TARBALL = "virtio-spec-15f488c.tar.gz"
+
+
+def spec_tarball():
+    """The pinned spec tarball, from the cache or from ../shared."""
+    for d in (CACHE, os.path.join(TOP, "..", "shared", "virtio-spec")):
+        p = os.path.join(d, SPEC_TARBALL)
+        if os.path.exists(p):
+            return p
+    subprocess.run([os.path.join(TOP, "scripts", "fetch.sh"), "virtio-spec"],
+                   check=True)
+    return os.path.join(CACHE, SPEC_TARBALL)
+
+
+class Project:
+    def __init__(self, root):
+        self.root = root
+        for d in ("scripts", "patches"):
+            shutil.copytree(os.path.join(TOP, d), os.path.join(root, d))
+        for f in ("pins", "SHA256SUMS", "Makefile"):
+            shutil.copy(os.path.join(TOP, f), root)
+        self.cache = os.path.join(root, "build", "cache")
+        os.makedirs(self.cache)
+        env = dict(os.environ)
+        env["VIRTIO_SPEC_SRC"] = spec_tarball()
+        env.pop("FORCE", None)
+        for who in ("AUTHOR", "COMMITTER"):
+            env[f"GIT_{who}_NAME"] = "harness test"
+            env[f"GIT_{who}_EMAIL"] = "test@localhost"
+        self.env = env
+
+    def path(self, *p):
+        return os.path.join(self.root, *p)
+
+    def run(self, *cmd, check=False, env=None):
+        e = dict(self.env)
+        e.update(env or {})
+        return subprocess.run(list(cmd), cwd=self.root, env=e, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              check=check)
+
+    def script(self, name, *args, **kw):
+        return self.run(self.path("scripts", name), *args, **kw)
+
+    def git(self, tree, *args):
+        return self.run("git", "-C", self.path("build", tree), *args,
+                        check=True).stdout
+
+
+@pytest.fixture
+def project(tmp_path):
+    return Project(str(tmp_path / "project"))

@@ -1,0 +1,133 @@
+"""build/<tree>: made from base + series, exported back byte for byte, and
+never thrown away while it holds work that patches/ does not."""
+
+import os
+
+import pytest
+
+TREE = "virtio-spec"     # small: the same scripts serve qemu and linux
+
+
+def make_tree(project, **env):
+    return project.script("tree.sh", TREE, env=env)
+
+
+def commit_change(project, name, text):
+    with open(project.path("build", TREE, name), "a") as f:
+        f.write(text)
+    project.git(TREE, "add", name)
+    project.git(TREE, "commit", "-q", "-m", f"edit {name}", "-m",
+                "Signed-off-by: harness test <test@localhost>")
+
+
+def read_patches(project):
+    d = project.path("patches", TREE)
+    return {n: open(os.path.join(d, n), "rb").read() for n in sorted(os.listdir(d))}
+
+
+@pytest.fixture
+def tree(project):
+    r = make_tree(project)
+    assert r.returncode == 0, r.stdout
+    assert project.git(TREE, "rev-parse", "base") == project.git(TREE, "rev-parse", "HEAD")
+    return project
+
+
+def test_base_commit_is_reproducible(tree, tmp_path):
+    first = tree.git(TREE, "rev-parse", "base")
+    from conftest import Project
+    other = Project(str(tmp_path / "other"))
+    assert make_tree(other).returncode == 0
+    assert other.git(TREE, "rev-parse", "base") == first
+
+
+def test_export_round_trip_is_stable(tree):
+    commit_change(tree, "README.md", "\nfirst\n")
+    commit_change(tree, "content.tex", "\n% second\n")
+    assert tree.script("export.sh", TREE).returncode == 0
+    exported = read_patches(tree)
+    series = exported["series"].decode().split()
+    assert series == ["0001-edit-README.md.patch", "0002-edit-content.tex.patch"]
+    assert b"\nFrom 0000000000000000000000000000000000000000 " in b"\n" + exported[series[0]]
+
+    # exporting again changes nothing
+    assert tree.script("export.sh", TREE).returncode == 0
+    assert read_patches(tree) == exported
+
+    # a tree rebuilt from patches/ exports the same bytes
+    assert make_tree(tree, FORCE="1").returncode == 0
+    tree.run("rm", "-rf", tree.path("build", TREE), check=True)
+    r = make_tree(tree)
+    assert r.returncode == 0, r.stdout
+    assert "base + 2 patches applied" in r.stdout
+    assert tree.script("export.sh", TREE).returncode == 0
+    assert read_patches(tree) == exported
+
+
+def test_up_to_date_tree_is_left_alone(tree):
+    commit_change(tree, "README.md", "\nx\n")
+    assert tree.script("export.sh", TREE).returncode == 0
+    head = tree.git(TREE, "rev-parse", "HEAD")
+    r = make_tree(tree)
+    assert r.returncode == 0
+    assert "up to date" in r.stdout
+    assert tree.git(TREE, "rev-parse", "HEAD") == head
+
+
+def test_uncommitted_work_is_not_clobbered(tree):
+    path = tree.path("build", TREE, "README.md")
+    with open(path, "a") as f:
+        f.write("\nwork in progress\n")
+    r = make_tree(tree)
+    assert r.returncode != 0
+    assert "has uncommitted changes" in r.stdout
+    assert "work in progress" in open(path).read()
+    # an untracked new file is work too
+    tree.git(TREE, "checkout", "README.md")
+    with open(tree.path("build", TREE, "new.tex"), "w") as f:
+        f.write("new\n")
+    r = make_tree(tree)
+    assert r.returncode != 0
+    assert os.path.exists(tree.path("build", TREE, "new.tex"))
+
+
+def test_unexported_commits_are_not_clobbered(tree):
+    commit_change(tree, "README.md", "\nnot exported\n")
+    head = tree.git(TREE, "rev-parse", "HEAD")
+    r = make_tree(tree)
+    assert r.returncode != 0
+    assert "has commits that are not in patches/virtio-spec" in r.stdout
+    assert "make export" in r.stdout
+    assert tree.git(TREE, "rev-parse", "HEAD") == head
+    # once exported, the same call succeeds and keeps the commit
+    assert tree.script("export.sh", TREE).returncode == 0
+    assert make_tree(tree).returncode == 0
+    assert tree.git(TREE, "rev-parse", "HEAD") == head
+
+
+def test_force_drops_work(tree):
+    commit_change(tree, "README.md", "\nthrow away\n")
+    r = make_tree(tree, FORCE="1")
+    assert r.returncode == 0
+    assert "FORCE=1" in r.stdout
+    assert tree.git(TREE, "rev-parse", "HEAD") == tree.git(TREE, "rev-parse", "base")
+
+
+def test_series_change_is_applied(tree):
+    """A new patches/ (a pull) replaces a tree that had the old series."""
+    commit_change(tree, "README.md", "\none\n")
+    assert tree.script("export.sh", TREE).returncode == 0
+    one = read_patches(tree)
+    commit_change(tree, "README.md", "\ntwo\n")
+    assert tree.script("export.sh", TREE).returncode == 0
+    # back to the one-patch series, as a 'git pull' could do
+    d = tree.path("patches", TREE)
+    for n in os.listdir(d):
+        os.unlink(os.path.join(d, n))
+    for n, data in one.items():
+        with open(os.path.join(d, n), "wb") as f:
+            f.write(data)
+    r = make_tree(tree)
+    assert r.returncode == 0, r.stdout
+    assert "base + 1 patches applied" in r.stdout
+    assert tree.git(TREE, "rev-list", "--count", "base..HEAD").strip() == "1"
