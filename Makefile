@@ -5,7 +5,7 @@ COMPONENTS := qemu linux virtio-spec
 S := scripts
 
 .PHONY: help deps fetch tree export checkpatch build check check-harness \
-	check-qtest demo clean distclean $(addprefix tree-,$(COMPONENTS)) \
+	check-qtest check-bisect demo clean distclean $(addprefix tree-,$(COMPONENTS)) \
 	$(addprefix export-,$(COMPONENTS))
 
 help:
@@ -16,6 +16,7 @@ help:
 	@echo 'make export      write the trees'"'"' commits back to patches/'
 	@echo 'make checkpatch  run QEMU'"'"'s and the kernel'"'"'s checkpatch.pl on the series'
 	@echo 'make build       configure (once) and build QEMU in build/qemu-build'
+	@echo 'make check-bisect build each commit of the QEMU series on its own'
 	@echo 'make clean       remove build/qemu-build; distclean: all of build/'
 
 deps:
@@ -47,6 +48,11 @@ check-harness:
 
 check-qtest: deps
 	@$(S)/check.py qtest
+
+# Every commit of the QEMU series builds on its own (not part of 'check':
+# a header patch rebuilds most of QEMU).
+check-bisect: deps
+	@$(S)/check-bisect.sh
 
 demo: deps build
 	@$(S)/demo.sh

@@ -107,10 +107,11 @@ def stage_qtest(t, suite):
     banner(f"QEMU qtests, meson suite {suite}")
     meson = os.path.join(QEMU_BUILD, "pyvenv", "bin", "meson")
     cmd = [meson, "test", "-C", QEMU_BUILD, "--suite", suite,
-           "--num-processes", str(os.cpu_count()), "--print-errorlogs"]
-    if os.geteuid() == 0 and os.environ.get("QTEST_USER", "nobody"):
-        cmd += ["--wrapper", os.path.join(TOP, "scripts", "qtest-user.sh")]
-        say("running the qtests as user nobody (see scripts/qtest-user.sh)")
+           "--num-processes", str(os.cpu_count()), "--print-errorlogs",
+           "--wrapper", os.path.join(TOP, "scripts", "qtest-tcg.sh")]
+    if os.environ.get("QTEST_KVM") != "1":
+        say("qtests run under TCG with /dev/kvm hidden "
+            "(scripts/qtest-tcg.sh; QTEST_KVM=1 to keep it)")
     log = os.path.join(QEMU_BUILD, "meson-logs", "testlog.json")
     if os.path.exists(log):
         os.unlink(log)
@@ -124,7 +125,8 @@ def stage_qtest(t, suite):
     with open(log) as f:
         results = [json.loads(line) for line in f if line.strip()]
     for r in results:
-        name = r["name"]
+        # "qemu:qtest+qtest-x86_64 / qtest-x86_64/qom-test" -> "qtest-x86_64/qom-test"
+        name = r["name"].split(" / ")[-1]
         res = r["result"]
         if res in ("OK", "EXPECTEDFAIL"):
             t.add("qtest", name, "pass")
