@@ -166,11 +166,14 @@ def summary(t):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("stages", nargs="*",
-                    choices=["harness", "checkpatch", "qtest", "all"])
+    ap.add_argument("stages", nargs="*", metavar="STAGE",
+                    help="harness, checkpatch, qtest or all (default)")
     ap.add_argument("--suite", default=os.environ.get("QTEST_SUITE", "qtest-x86_64"))
     args = ap.parse_args()
     stages = set(args.stages or ["all"])
+    unknown = stages - {"harness", "checkpatch", "qtest", "all"}
+    if unknown:
+        ap.error(f"unknown stage: {', '.join(sorted(unknown))}")
     everything = "all" in stages
     os.makedirs(RESULTS, exist_ok=True)
     t = Tally()
