@@ -28,6 +28,13 @@ def spec_tarball():
     return os.path.join(CACHE, SPEC_TARBALL)
 
 
+def qemu_sources():
+    """The pinned QEMU source package files, downloaded into the real cache."""
+    subprocess.run([os.path.join(TOP, "scripts", "fetch.sh"), "qemu"],
+                   check=True)
+    return sorted(n for n in os.listdir(CACHE) if n.startswith("qemu_"))
+
+
 class Project:
     def __init__(self, root):
         self.root = root

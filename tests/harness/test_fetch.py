@@ -3,7 +3,7 @@
 import os
 import shutil
 
-from conftest import CACHE
+from conftest import CACHE, qemu_sources
 
 
 def flip_byte(path, offset):
@@ -30,8 +30,8 @@ def test_corrupted_spec_tarball_is_refused(project):
 
 def test_corrupted_qemu_orig_is_refused(project):
     """The cached orig tarball with one byte flipped: 'make tree' stops."""
-    names = [n for n in os.listdir(CACHE) if n.startswith("qemu_")]
-    assert len(names) == 3, "run 'scripts/fetch.sh qemu' first"
+    names = qemu_sources()
+    assert len(names) == 3
     for n in names:
         shutil.copy(os.path.join(CACHE, n), project.cache)
     orig = os.path.join(project.cache, "qemu_10.0.13+ds.orig.tar.xz")
