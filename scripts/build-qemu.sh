@@ -27,7 +27,12 @@ CONFIGURE_FLAGS="--target-list=x86_64-softmmu --without-default-features
 cc=gcc
 if [ -x /usr/lib/ccache/gcc ]; then
 	cc=/usr/lib/ccache/gcc
-	# Everybody's build shares one cache; QEMU is about 1 GB of objects.
+	# One cache for every clone of the project: paths below the project
+	# are hashed relative to it, and the working directory is left out
+	# (it only names the folder in the debug info).
+	CCACHE_BASEDIR=$top
+	CCACHE_NOHASHDIR=1
+	export CCACHE_BASEDIR CCACHE_NOHASHDIR
 	ccache -M 5G >/dev/null 2>&1 || true
 fi
 
