@@ -9,10 +9,13 @@ build.  Each stage counts its tests; the last line is 'N passed, N failed'
 A qtest that fails on stock QEMU 10.0.13 on these machines as well is listed
 in tests/qtest-known-failures with the reason; its failure is reported as
 such and not counted as a failure of the series.  Any other failure counts.
+With CI=true a skipped qtest or subtest counts as a failure too, unless that
+file lists it: CI has everything the tests need (Xvfb for GL included).
 """
 
 import argparse
 import json
+import re
 import os
 import subprocess
 import sys
@@ -112,6 +115,10 @@ def stage_qtest(t, suite):
     if os.environ.get("QTEST_KVM") != "1":
         say("qtests run under TCG with /dev/kvm hidden "
             "(scripts/qtest-tcg.sh; QTEST_KVM=1 to keep it)")
+    if not os.environ.get("DISPLAY"):
+        # The GL qtests run QEMU with -display sdl,gl=on (Mesa llvmpipe)
+        say("starting Xvfb for the GL qtests")
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"] + cmd
     log = os.path.join(QEMU_BUILD, "meson-logs", "testlog.json")
     if os.path.exists(log):
         os.unlink(log)
@@ -122,6 +129,7 @@ def stage_qtest(t, suite):
         t.add("qtest", suite, "fail", "meson test wrote no log")
         return
     known = known_failures()
+    strict = os.environ.get("CI") == "true"
     with open(log) as f:
         results = [json.loads(line) for line in f if line.strip()]
     for r in results:
@@ -133,12 +141,24 @@ def stage_qtest(t, suite):
             if name in known:
                 say(f"NOTE: {name} passed but is listed in "
                     "tests/qtest-known-failures: remove it from there")
+        elif res == "SKIP" and name in known:
+            t.add("qtest", name, "skip", known[name])
         elif res == "SKIP":
-            t.add("qtest", name, "skip", "the test skipped itself")
+            t.add("qtest", name, "fail" if strict else "skip",
+                  "skipped itself" + (" (CI runs everything)" if strict else ""))
         elif name in known:
             t.add("qtest", name, "known", known[name])
         else:
             t.add("qtest", name, "fail", res)
+        # Subtests a test skipped while others ran (TAP "# SKIP")
+        for m in re.finditer(r"^ok \d+ (\S+) # SKIP ?(.*)$",
+                             r.get("stdout") or "", re.M):
+            sub = f"{name}:{m.group(1)}"
+            if strict and sub not in known:
+                t.add("qtest", sub, "fail",
+                      f"skipped in CI, which can run it: {m.group(2)}")
+            else:
+                t.add("qtest", sub, "skip", m.group(2))
 
 
 def summary(t):
