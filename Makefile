@@ -5,7 +5,7 @@ COMPONENTS := qemu linux virtio-spec
 S := scripts
 
 .PHONY: help deps fetch tree export checkpatch build check check-harness \
-	check-qtest check-bisect demo clean distclean $(addprefix tree-,$(COMPONENTS)) \
+	check-qtest check-bisect check-asan demo clean distclean $(addprefix tree-,$(COMPONENTS)) \
 	$(addprefix export-,$(COMPONENTS))
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo 'make checkpatch  run QEMU'"'"'s and the kernel'"'"'s checkpatch.pl on the series'
 	@echo 'make build       configure (once) and build QEMU in build/qemu-build'
 	@echo 'make check-bisect build each commit of the QEMU series on its own'
+	@echo 'make check-asan  the series'"'"' qtests under ASan/LSan (second build)'
 	@echo 'make clean       remove build/qemu-build; distclean: all of build/'
 
 deps:
@@ -53,6 +54,10 @@ check-qtest: deps
 # a header patch rebuilds most of QEMU).
 check-bisect: deps
 	@$(S)/check-bisect.sh
+
+# The series' qtests under AddressSanitizer/LeakSanitizer (a second build)
+check-asan: deps
+	@$(S)/check-asan.sh
 
 demo: deps build
 	@$(S)/demo.sh

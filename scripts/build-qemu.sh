@@ -13,7 +13,9 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=$top/build/qemu
-obj=$top/build/qemu-build
+# QEMU_BUILD_DIR and QEMU_EXTRA_CONFIGURE serve other builds of the same
+# tree (scripts/check-asan.sh)
+obj=${QEMU_BUILD_DIR:-$top/build/qemu-build}
 jobs=${JOBS:-$(nproc)}
 
 say() { printf 'build qemu: %s\n' "$*"; }
@@ -36,16 +38,16 @@ if [ -x /usr/lib/ccache/gcc ]; then
 	ccache -M 5G >/dev/null 2>&1 || true
 fi
 
-flags="$CONFIGURE_FLAGS --cc=$cc"
+flags="$CONFIGURE_FLAGS --cc=$cc${QEMU_EXTRA_CONFIGURE:+ $QEMU_EXTRA_CONFIGURE}"
 stamp=$obj/.configure-flags
 if [ ! -f "$obj/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$flags" ]; then
-	say "configure (out of tree, in build/qemu-build)"
+	say "configure (out of tree, in ${obj#"$top"/})"
 	rm -rf "$obj"
 	mkdir -p "$obj"
 	# shellcheck disable=SC2086 # the flags are words
-	(cd "$obj" && "$src/configure" $flags) >"$top/build/qemu-configure.log" 2>&1 || {
-		tail -40 "$top/build/qemu-configure.log" >&2
-		say "configure failed; full log in build/qemu-configure.log"
+	(cd "$obj" && "$src/configure" $flags) >"$obj.configure.log" 2>&1 || {
+		tail -40 "$obj.configure.log" >&2
+		say "configure failed; full log in ${obj#"$top"/}.configure.log"
 		exit 1
 	}
 	echo "$flags" >"$stamp"
@@ -71,4 +73,4 @@ for f in /usr/share/seabios/*.bin /usr/share/qemu/*.bin /usr/share/qemu/*.rom \
 	[ -e "$f" ] || continue
 	[ -e "$fw/$(basename "$f")" ] || ln -s "$f" "$fw/"
 done
-say "done: build/qemu-build/qemu-system-x86_64"
+say "done: ${obj#"$top"/}/qemu-system-x86_64"
