@@ -1,7 +1,8 @@
 """Fixtures for the harness self-tests.
 
 Each test works on a scratch copy of the project (scripts, pins, sums,
-patches) in a temporary folder, so that the real build/ is never touched.
+and empty series) in a temporary folder, so that the real build/ is never
+touched.
 Downloads that a test does not mean to exercise are taken from the real
 cache, which 'make check' has filled before.
 """
@@ -38,8 +39,12 @@ def qemu_sources():
 class Project:
     def __init__(self, root):
         self.root = root
-        for d in ("scripts", "patches"):
-            shutil.copytree(os.path.join(TOP, d), os.path.join(root, d))
+        shutil.copytree(os.path.join(TOP, "scripts"),
+                        os.path.join(root, "scripts"))
+        # empty series: the tests make their own commits
+        for c in ("qemu", "linux", "virtio-spec"):
+            os.makedirs(os.path.join(root, "patches", c))
+            open(os.path.join(root, "patches", c, "series"), "w").close()
         for f in ("pins", "SHA256SUMS", "Makefile"):
             shutil.copy(os.path.join(TOP, f), root)
         self.cache = os.path.join(root, "build", "cache")
