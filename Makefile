@@ -5,7 +5,7 @@ COMPONENTS := qemu linux virtio-spec
 S := scripts
 
 .PHONY: help deps fetch tree export checkpatch build check check-harness \
-	check-qtest check-bisect check-asan demo clean distclean $(addprefix tree-,$(COMPONENTS)) \
+	check-qtest check-e2e check-bisect check-asan demo clean distclean $(addprefix tree-,$(COMPONENTS)) \
 	$(addprefix export-,$(COMPONENTS))
 
 help:
@@ -49,6 +49,9 @@ check-harness:
 
 check-qtest: deps
 	@$(S)/check.py qtest
+
+check-e2e: deps
+	@$(S)/check.py e2e
 
 # Every commit of the QEMU series builds on its own (not part of 'check':
 # a header patch rebuilds most of QEMU).

@@ -1,82 +1,58 @@
 #!/usr/bin/python3
-"""The main job: start the patched QEMU with virtio-gpu-gl on a GL display.
+"""The main job: a guest suspends to RAM and its display comes back.
 
-Runs under Xvfb (started by scripts/demo.sh): QEMU's SDL display with
-gl=on renders through Mesa's llvmpipe, so no GPU is needed.  The screen is
-saved as PNG under build/demo/, and what the virtio-gpu device offers is
-read back over QMP with QEMU's own python/qemu package.
+Runs under Xvfb (started by scripts/demo.sh), with QEMU's SDL display.
+The guest (patches/linux on Debian's 6.12 kernel, a busybox initramfs)
+paints a test pattern on virtio-gpu, suspends with 'rtcwake -m mem -s 5'
+and resumes.  The screen before and after is saved as PNG under
+build/demo/:
+
+  freeze-mode-before.png / freeze-mode-after.png
+      the series: virtio-gpu-pci,freeze-mode=on on q35's root bus, where
+      PCI PM No_Soft_Reset cannot help; the picture comes back.
+
+The same with freeze-mode=off (QEMU without the series), where the display
+is lost, is a case of the end-to-end tests (make check-e2e).
+
+(virtio-gpu-gl is covered by the qtests; scripts/guest_s3.py says why its
+screen is not shown here yet.)
 """
 
 import os
-import subprocess
 import sys
-import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-QEMU = os.path.join(TOP, "build", "qemu-build", "qemu-system-x86_64")
 OUT = os.path.join(TOP, "build", "demo")
-sys.path.insert(0, os.path.join(TOP, "build", "qemu", "python"))
+sys.path.insert(0, os.path.join(TOP, "scripts"))
 
-from qemu.machine import QEMUMachine  # noqa: E402
-
-
-def say(msg):
-    print(f"demo: {msg}", flush=True)
-
-
-def screenshot(name):
-    """Save the X screen (SDL's GL window) as build/demo/NAME.png."""
-    path = os.path.join(OUT, name + ".png")
-    xwd = subprocess.run(["xwd", "-root", "-silent"], check=True,
-                         stdout=subprocess.PIPE).stdout
-    pnm = subprocess.run(["xwdtopnm"], input=xwd, check=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
-    with open(path, "wb") as f:
-        subprocess.run(["pnmtopng"], input=pnm, stdout=f, check=True,
-                       stderr=subprocess.DEVNULL)
-    say(f"screen saved: {os.path.relpath(path, TOP)}")
-    return path
-
-
-def virtio_gpu_path(vm):
-    for dev in vm.cmd("x-query-virtio"):
-        if dev["name"] == "virtio-gpu":
-            return dev["path"]
-    raise RuntimeError("no virtio-gpu device found")
+import guest_s3  # noqa: E402
+from guest_s3 import Scenario  # noqa: E402
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
     if not os.environ.get("DISPLAY"):
         sys.exit("demo: no X display; run it through 'make demo'")
-    version = subprocess.run([QEMU, "--version"], check=True, text=True,
-                             stdout=subprocess.PIPE).stdout.splitlines()[0]
-    say(version)
-    vm = QEMUMachine(QEMU, args=[
-        "-accel", "tcg", "-machine", "q35", "-m", "512",
-        "-device", "virtio-vga-gl,freeze-mode=on",
-        "-display", "sdl,gl=on",
-    ], log_dir=OUT)
-    say("starting QEMU: q35, TCG, virtio-vga-gl,freeze-mode=on, "
-        "-display sdl,gl=on")
-    vm.launch()
-    try:
-        # SeaBIOS paints the VGA console within a few seconds under TCG.
-        time.sleep(8)
-        status = vm.cmd("x-query-virtio-status", path=virtio_gpu_path(vm))
-        feats = status["host-features"]
-        transports = [f.split(":")[0] for f in feats["transports"]]
-        say("transport features offered: " + ", ".join(transports))
-        if "VIRTIO_F_FREEZE_MODE" not in transports:
-            sys.exit("demo: FAILED: the GPU does not offer VIRTIO_F_FREEZE_MODE")
-        say("VIRTIO_F_FREEZE_MODE is offered: the guest can freeze the GPU "
-            "for S3 (freeze_mode, common config offset 0x40)")
-        say("device features offered: " +
-            ", ".join(f.split(":")[0] for f in feats.get("dev-features", [])))
-        screenshot("boot")
-    finally:
-        vm.shutdown()
-    say("done")
+    runs = [
+        (Scenario("freeze-mode", "q35", options="freeze-mode=on"), True),
+    ]
+    ok = True
+    print()
+    for scenario, expected in runs:
+        res = guest_s3.run(scenario, OUT)
+        verdict = ("came back" if res.display_back else "was LOST")
+        print(f"demo: {scenario.name:12} {scenario.device},{scenario.options}:"
+              f" the display {verdict} after S3")
+        for png in (res.before, res.after):
+            if png:
+                print(f"demo:              {os.path.relpath(png, TOP)}")
+        if res.error or res.display_back != expected:
+            ok = False
+            print(f"demo: FAILED: expected the display to "
+                  f"{'come back' if expected else 'be lost'}"
+                  f"{': ' + res.error if res.error else ''}")
+    if not ok:
+        sys.exit(1)
+    print("demo: done: with freeze_mode the guest's display survives S3")
 
 
 if __name__ == "__main__":

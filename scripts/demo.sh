@@ -1,6 +1,10 @@
 #!/bin/sh
-# 'make demo': run scripts/demo.py on a virtual X display (Xvfb), the GL
-# display virtio-gpu-gl needs when the machine has no GPU (Mesa llvmpipe).
+# 'make demo': build the guest, then run scripts/demo.py on a virtual X
+# display (Xvfb), the GL display virtio-gpu-gl needs when the machine has
+# no GPU (Mesa llvmpipe).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-exec xvfb-run -a -s "-screen 0 1280x800x24" /usr/bin/python3 "$top/scripts/demo.py" "$@"
+"$top/scripts/tree.sh" linux
+"$top/scripts/build-linux.sh"
+"$top/scripts/build-initramfs.sh"
+exec xvfb-run -a -s "-screen 0 1600x1000x24" /usr/bin/python3 "$top/scripts/demo.py" "$@"

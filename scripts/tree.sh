@@ -73,8 +73,9 @@ unpack() {
 	qemu)
 		dsc=$(ls "$cache"/qemu_*.dsc)
 		dpkg-source --no-check -x "$dsc" "$new" >/dev/null
-		# quilt's bookkeeping of the Debian patches, not source
-		rm -rf "$new/.pc"
+		# quilt's bookkeeping of the Debian patches, not source; and the
+		# copy of the orig tarball dpkg-source leaves beside the tree
+		rm -rf "$new/.pc" "$top/build/"qemu_*.orig.tar.*
 		;;
 	linux)
 		mkdir -p "$new"

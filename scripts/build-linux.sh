@@ -1,0 +1,42 @@
+#!/bin/sh
+# Build the guest kernel from build/linux in build/linux-build:
+# 'make tinyconfig' plus guest/kernel.config, then bzImage.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+src=$top/build/linux
+obj=$top/build/linux-build
+frag=$top/guest/kernel.config
+jobs=${JOBS:-$(nproc)}
+
+say() { printf 'build linux: %s\n' "$*"; }
+
+mkdir -p "$obj"
+if [ ! -f "$obj/.config" ] || [ "$frag" -nt "$obj/.config" ]; then
+	say "configure: tinyconfig + guest/kernel.config"
+	make -s -C "$src" O="$obj" tinyconfig >/dev/null
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" \
+		"$frag" >/dev/null
+	make -s -C "$src" O="$obj" olddefconfig >/dev/null
+	# every option asked for must have made it
+	missing=$(grep -E '^CONFIG_|^# CONFIG_.* is not set' "$frag" |
+		while read -r line; do
+			case $line in
+			"# CONFIG_"*)
+				opt=${line#\# }; opt=${opt%% *}
+				! grep -q "^$opt=" "$obj/.config" || echo "$line" ;;
+			*)
+				grep -qx "$line" "$obj/.config" || echo "$line" ;;
+			esac
+		done)
+	if [ -n "$missing" ]; then
+		say "options that did not take: $missing"
+		exit 1
+	fi
+fi
+say "make -j$jobs bzImage"
+rm -f "$obj/.make-status"
+{ make -C "$src" O="$obj" -j"$jobs" bzImage; echo $? >"$obj/.make-status"; } 2>&1 |
+	awk '/[Ee]rror|[Ww]arning:/ { print; fflush(); next }
+	     { n++; if (n % 300 == 1) { print "build linux: " n " steps"; fflush() } }'
+[ "$(cat "$obj/.make-status")" = 0 ] || { say "make failed"; exit 1; }
+say "done: build/linux-build/arch/x86/boot/bzImage"
