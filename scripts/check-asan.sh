@@ -16,7 +16,10 @@ for t in $tests; do
 	[ "$t" = qos-test ] && args="-p /x86_64/pc/i440FX-pcihost/pci-bus-pc/pci-bus/virtio-gpu-pci"
 	echo "check-asan: $t"
 	# shellcheck disable=SC2086
+	# Full stacks, so that leaks of the display libraries SDL's gl=on
+	# display loads can be told from QEMU's (tests/lsan-suppressions.txt)
 	if (cd "$obj" && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+		LSAN_OPTIONS="suppressions=$top/tests/lsan-suppressions.txt:fast_unwind_on_malloc=0" \
 		QTEST_QEMU_BINARY=./qemu-system-x86_64 \
 		xvfb-run -a -s "-screen 0 1280x800x24" \
 		"$top/scripts/qtest-tcg.sh" "tests/qtest/$t" --tap -k $args) \
