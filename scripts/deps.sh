@@ -24,7 +24,17 @@ RUNTIME="seabios qemu-system-data ipxe-qemu xvfb xauth libgl1-mesa-dri
 # The harness's own tests.
 TESTS="python3 python3-pytest"
 
+# The virtio spec's PDF (make spec-pdf, the spec's own makepdf.sh with
+# xelatex): only with 'deps.sh spec-pdf', about 250 MB to download.
+SPEC_PDF="texlive-xetex texlive-latex-extra texlive-fonts-recommended lmodern
+	fonts-liberation"
+
 PACKAGES="$BUILD_QEMU $SOURCES $BUILD_LINUX $RUNTIME $TESTS"
+case ${1:-} in
+spec-pdf) PACKAGES="$PACKAGES $SPEC_PDF" ;;
+"") ;;
+*) echo "usage: deps.sh [spec-pdf]" >&2; exit 2 ;;
+esac
 MESON_MIN=1.5
 
 say() { printf 'deps: %s\n' "$*"; }

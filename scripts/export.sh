@@ -28,15 +28,48 @@ fi
 
 mkdir -p "$out"
 rm -f "$out"/*.patch
+# patches/<component>/cover-letter, when there is one, holds the series'
+# subject prefix, subject and text: "Subject-Prefix: PATCH v6",
+# "Subject: ...", a blank line, then the text.  The series is then
+# numbered and 0000-cover-letter.patch written from it (not in 'series').
+cover=$out/cover-letter
+set -- --no-numbered --no-cover-letter
+if [ -f "$cover" ]; then
+	prefix=$(sed -n '/^$/q; s/^Subject-Prefix: //p' "$cover")
+	[ -n "$prefix" ] || die "$cover: no Subject-Prefix: line"
+	set -- --numbered --cover-letter --subject-prefix="$prefix"
+fi
 # -c: the user's own format settings must not change the output.
 names=$(g -c format.signOff=false -c format.coverLetter=false \
 	-c format.thread=false -c diff.noprefix=false -c diff.mnemonicPrefix=false \
 	-c diff.renames=true -c core.abbrev=12 \
-	format-patch --no-numbered --zero-commit --no-signature --abbrev=12 \
-	--no-cover-letter --no-thread -o "$out" base..HEAD)
+	format-patch --zero-commit --no-signature --abbrev=12 \
+	--no-thread "$@" -o "$out" base..HEAD)
 : >"$out/series"
 for p in $names; do
-	basename "$p" >>"$out/series"
+	case $p in
+	*/0000-cover-letter.patch)
+		# git dates the cover letter now: use the last commit's date,
+		# so that an unchanged series exports to the same bytes
+		subject=$(sed -n '/^$/q; s/^Subject: //p' "$cover")
+		date=$(g log -1 --format=%aD HEAD)
+		awk -v subject="$subject" -v date="$date" -v cover="$cover" '
+			!done_date && /^Date: / { print "Date: " date; done_date = 1; next }
+			/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
+			/^\*\*\* BLURB HERE \*\*\*$/ {
+				body = 0
+				while ((getline line < cover) > 0) {
+					if (body) print line
+					else if (line == "") body = 1
+				}
+				next
+			}
+			{ print }' "$p" >"$p.tmp"
+		mv "$p.tmp" "$p"
+		;;
+	*)
+		basename "$p" >>"$out/series" ;;
+	esac
 done
 g update-ref refs/harness/applied HEAD
-say "$(echo "$names" | grep -c . || true) patches written to patches/$c/"
+say "$(grep -c . "$out/series" || true) patches written to patches/$c/"

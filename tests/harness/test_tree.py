@@ -64,6 +64,36 @@ def test_export_round_trip_is_stable(tree):
     assert read_patches(tree) == exported
 
 
+def test_cover_letter_is_exported_and_stable(tree):
+    with open(tree.path("patches", TREE, "cover-letter"), "w") as f:
+        f.write("Subject-Prefix: PATCH v9\nSubject: the whole story\n\n"
+                "Why, point by point.\n")
+    commit_change(tree, "README.md", "\nfirst\n")
+    commit_change(tree, "content.tex", "\n% second\n")
+    assert tree.script("export.sh", TREE).returncode == 0
+    exported = read_patches(tree)
+    # the cover letter is not a patch quilt or 'git am' should apply
+    assert exported["series"].decode().split() == [
+        "0001-edit-README.md.patch", "0002-edit-content.tex.patch"]
+    cover = exported["0000-cover-letter.patch"].decode()
+    assert "Subject: [PATCH v9 0/2] the whole story\n" in cover
+    assert "\nWhy, point by point.\n" in cover
+    assert "*** " not in cover
+    assert "Subject: [PATCH v9 1/2] edit README.md" in \
+        exported["0001-edit-README.md.patch"].decode()
+    # git dates a cover letter "now": the export must not
+    import time
+    time.sleep(1.1)
+    assert tree.script("export.sh", TREE).returncode == 0
+    assert read_patches(tree) == exported
+    # and the series still applies from patches/
+    assert make_tree(tree, FORCE="1").returncode == 0
+    tree.run("rm", "-rf", tree.path("build", TREE), check=True)
+    r = make_tree(tree)
+    assert r.returncode == 0, r.stdout
+    assert "base + 2 patches applied" in r.stdout
+
+
 def test_up_to_date_tree_is_left_alone(tree):
     commit_change(tree, "README.md", "\nx\n")
     assert tree.script("export.sh", TREE).returncode == 0
