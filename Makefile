@@ -5,12 +5,15 @@ COMPONENTS := qemu linux virtio-spec
 S := scripts
 
 .PHONY: help deps fetch tree export checkpatch build check check-harness \
-	check-qtest check-e2e check-bisect check-asan demo clean distclean $(addprefix tree-,$(COMPONENTS)) \
+	check-qtest check-e2e check-spec spec-pdf check-bisect check-asan demo clean distclean $(addprefix tree-,$(COMPONENTS)) \
 	$(addprefix export-,$(COMPONENTS))
 
 help:
 	@echo 'make demo        the main job: deps, build, and show what the series does'
-	@echo 'make check       every test: harness self-tests and QEMU qtests'
+	@echo 'make check       every test: harness, checkpatch, spec, qtests, guest S3'
+	@echo 'make check-e2e   only the guest S3 matrix (tests/e2e)'
+	@echo 'make check-spec  only the virtio spec series checks (tests/spec)'
+	@echo 'make spec-pdf    the virtio spec with the series as PDF (TeX Live)'
 	@echo 'make deps        install the Debian packages (apt-get; root)'
 	@echo 'make tree        build/{qemu,linux,virtio-spec}: base + series (git)'
 	@echo 'make export      write the trees'"'"' commits back to patches/'
@@ -41,7 +44,9 @@ checkpatch:
 build: tree-qemu
 	@$(S)/build-qemu.sh
 
-check: deps
+# 'make check' also builds the spec's PDF: it installs TeX Live too
+check:
+	@$(S)/deps.sh spec-pdf
 	@$(S)/check.py
 
 check-harness:
@@ -52,6 +57,14 @@ check-qtest: deps
 
 check-e2e: deps
 	@$(S)/check.py e2e
+
+check-spec: deps
+	@$(S)/check.py spec
+
+# The virtio spec as PDF, with the series (TeX Live: about 250 MB)
+spec-pdf:
+	@$(S)/deps.sh spec-pdf
+	@$(S)/spec-pdf.sh
 
 # Every commit of the QEMU series builds on its own (not part of 'check':
 # a header patch rebuilds most of QEMU).

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Build the S3 test guest's initramfs in build/guest/initramfs.cpio:
 # busybox (static), rtcwake from util-linux with the C library it needs,
-# guest/init and the guest programs compiled statically from guest/*.c.
+# guest/init and the guest programs compiled statically from guest/*.c
+# against the guest kernel's uapi headers.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/guest
@@ -9,13 +10,17 @@ root=$out/root
 
 say() { printf 'build initramfs: %s\n' "$*"; }
 
+# the guest programs use the guest kernel's own uapi headers (drm)
+hdr=$top/build/linux-build/usr/include
+make -s -C "$top/build/linux" O="$top/build/linux-build" headers
+
 rm -rf "$root"
 mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 for c in "$top"/guest/*.c; do
 	name=$(basename "$c" .c)
-	gcc -static -O2 -Wall -Werror -o "$root/bin/$name" "$c"
+	gcc -static -O2 -Wall -Werror -I"$hdr" -o "$root/bin/$name" "$c"
 done
 # rtcwake is dynamically linked: bring its libraries, at the same paths
 cp /usr/sbin/rtcwake "$root/bin/rtcwake"

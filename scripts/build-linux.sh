@@ -35,7 +35,11 @@ if [ ! -f "$obj/.config" ] || [ "$frag" -nt "$obj/.config" ]; then
 fi
 say "make -j$jobs bzImage"
 rm -f "$obj/.make-status"
-{ make -C "$src" O="$obj" -j"$jobs" bzImage; echo $? >"$obj/.make-status"; } 2>&1 |
+# ccache, as for QEMU: a second clone or a rebuilt tree costs little
+export CCACHE_BASEDIR="$top" CCACHE_NOHASHDIR=true
+cc=gcc
+[ ! -x /usr/lib/ccache/gcc ] || cc=/usr/lib/ccache/gcc
+{ make -C "$src" O="$obj" -j"$jobs" CC="$cc" bzImage; echo $? >"$obj/.make-status"; } 2>&1 |
 	awk '/[Ee]rror|[Ww]arning:/ { print; fflush(); next }
 	     { n++; if (n % 300 == 1) { print "build linux: " n " steps"; fflush() } }'
 [ "$(cat "$obj/.make-status")" = 0 ] || { say "make failed"; exit 1; }

@@ -2,11 +2,15 @@
 """Run every test the project has and print one summary.
 
 Stages, in order: the harness's own pytest suite; checkpatch on every QEMU
-and Linux patch; the QEMU build; QEMU's qtests for x86_64 on the patched
-build.  The end-to-end tests, where a guest running the patched kernel
-suspends to RAM (tests/e2e), run with the stage name "e2e" (make
-check-e2e); they are not part of "all" yet.  Each stage counts its tests; the last line is 'N passed, N failed'
-(with ', N skipped' when anything was skipped).  Skips are listed loudly.
+and Linux patch; the virtio spec series (tests/spec: it applies, its
+references resolve, its normative sections are in the conformance
+clauses, and the spec, QEMU and Linux agree on every number); the QEMU
+build; QEMU's qtests for x86_64 on the patched
+build; the end-to-end tests, where a guest running the patched kernel
+suspends to RAM with rtcwake (tests/e2e: the kernel and the initramfs are
+built first).  Each stage counts its tests; the last line is
+'N passed, N failed' (with ', N skipped' when anything was skipped).
+Skips are listed loudly.
 
 A qtest that fails on stock QEMU 10.0.13 on these machines as well is listed
 in tests/qtest-known-failures with the reason; its failure is reported as
@@ -20,6 +24,7 @@ import glob
 import json
 import re
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -57,12 +62,12 @@ def run(cmd, **kw):
     return subprocess.run(cmd, cwd=kw.pop("cwd", TOP), **kw)
 
 
-def pytest_stage(t, stage, tests, wrapper=()):
+def pytest_stage(t, stage, tests, wrapper=(), extra=()):
     xml = os.path.join(RESULTS, f"{stage}.xml")
     if os.path.exists(xml):
         os.unlink(xml)
     run(list(wrapper) + [sys.executable, "-m", "pytest", "-v", "-rs", tests,
-                         f"--junitxml={xml}"])
+                         f"--junitxml={xml}"] + list(extra))
     if not os.path.exists(xml):
         t.add(stage, "pytest", "fail", "pytest did not run")
         return
@@ -93,8 +98,33 @@ def stage_e2e(t):
     wrapper = []
     if not os.environ.get("DISPLAY"):
         say("starting Xvfb for QEMU's SDL gl=on display")
-        wrapper = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"]
-    pytest_stage(t, "e2e", "tests/e2e", wrapper)
+        wrapper = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"]
+    start = time.monotonic()
+    # -s: each guest run reports its steps as it goes
+    pytest_stage(t, "e2e", "tests/e2e", wrapper, ["-s"])
+    say(f"end-to-end tests took {time.monotonic() - start:.0f} s")
+    table = os.path.join(BUILD, "e2e", "results.md")
+    if os.path.exists(table):
+        with open(table) as f:
+            print(f.read(), flush=True)
+
+
+def stage_spec(t):
+    banner("virtio spec series: applies, references, conformance, numbers")
+    for c in ("virtio-spec", "qemu", "linux"):
+        if run([os.path.join(TOP, "scripts", "tree.sh"), c]).returncode:
+            t.add("spec", f"tree {c}", "fail")
+            return
+    pytest_stage(t, "spec", "tests/spec")
+    # The PDF, with the spec's own scripts: TeX Live is 'deps.sh spec-pdf'
+    # (which 'make check' installs); about a minute of xelatex
+    if not shutil.which("xelatex"):
+        strict = os.environ.get("CI") == "true"
+        t.add("spec", "spec-pdf", "fail" if strict else "skip",
+              "no xelatex: 'scripts/deps.sh spec-pdf' installs TeX Live")
+        return
+    p = run([os.path.join(TOP, "scripts", "spec-pdf.sh")])
+    t.add("spec", "spec-pdf", "fail" if p.returncode else "pass")
 
 
 def stage_checkpatch(t):
@@ -217,11 +247,11 @@ def summary(t):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("stages", nargs="*", metavar="STAGE",
-                    help="harness, checkpatch, qtest, e2e or all (default)")
+                    help="harness, checkpatch, spec, qtest, e2e or all (default)")
     ap.add_argument("--suite", default=os.environ.get("QTEST_SUITE", "qtest-x86_64"))
     args = ap.parse_args()
     stages = set(args.stages or ["all"])
-    unknown = stages - {"harness", "checkpatch", "qtest", "e2e", "all"}
+    unknown = stages - {"harness", "checkpatch", "spec", "qtest", "e2e", "all"}
     if unknown:
         ap.error(f"unknown stage: {', '.join(sorted(unknown))}")
     everything = "all" in stages
@@ -231,13 +261,14 @@ def main():
         stage_harness(t)
     if everything or "checkpatch" in stages:
         stage_checkpatch(t)
+    if everything or "spec" in stages:
+        stage_spec(t)
     built = False
     if everything or "qtest" in stages or "e2e" in stages:
         built = stage_build(t)
     if built and (everything or "qtest" in stages):
         stage_qtest(t, args.suite)
-    # Not part of "all" yet: see README.rst, "End-to-end tests"
-    if built and "e2e" in stages:
+    if built and (everything or "e2e" in stages):
         stage_e2e(t)
     return summary(t)
 

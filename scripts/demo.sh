@@ -7,4 +7,4 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/tree.sh" linux
 "$top/scripts/build-linux.sh"
 "$top/scripts/build-initramfs.sh"
-exec xvfb-run -a -s "-screen 0 1600x1000x24" /usr/bin/python3 "$top/scripts/demo.py" "$@"
+exec xvfb-run -a -s "-screen 0 1280x1024x24" /usr/bin/python3 "$top/scripts/demo.py" "$@"

@@ -3,19 +3,23 @@
 
 One run of QEMU (patched, from build/qemu-build) with the guest kernel and
 initramfs (build/linux-build, build/guest), a virtio GPU and QEMU's SDL
-display on the X server in $DISPLAY (Xvfb):
+display on the X server in $DISPLAY (Xvfb; gl=on for the -gl devices):
 
-  1. the guest paints a test pattern on the virtio-gpu framebuffer;
+  1. in the guest, s3check (guest/s3check.c) sets a 640x480 mode with a
+     test pattern and, with virgl, fills a 3D texture and reads it back;
   2. the screen is saved (NAME-before.png);
-  3. the guest runs 'rtcwake -m mem -s 5': QEMU reports SUSPEND, the RTC
-     wakes the machine (WAKEUP), and the guest resumes;
+  3. s3check runs 'rtcwake -m mem -s 5': QEMU reports SUSPEND, the RTC
+     wakes the machine (WAKEUP), the guest resumes, and s3check checks
+     that the CRTC still shows its framebuffer and that the texture reads
+     back identical;
   4. the screen is saved again (NAME-after.png) and compared.
 
-The screen is what QEMU's console shows, taken with QMP screendump.  That
-works for the 2D devices; for a virgl scanout QEMU answers "no surface",
-and the X server's copy of the SDL window (xwd) comes back black after any
-S3 cycle, even one that keeps the display (No_Soft_Reset), so the GL
-devices are not judged this way yet.
+The screen is QEMU's console taken with QMP screendump for the 2D
+devices.  For a virgl scanout QMP screendump answers "no surface": the
+picture is taken from the X server instead (xwd), cut to QEMU's window,
+i.e. what a user sees.  Before each picture the guest flushes its
+framebuffer again: SDL does not draw a GL scanout that arrived before its
+window was up until the next flush.
 
 Used by 'make demo' (scripts/demo.py) and the end-to-end tests (tests/e2e).
 """
@@ -26,7 +30,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QEMU = os.path.join(TOP, "build", "qemu-build", "qemu-system-x86_64")
@@ -48,9 +52,29 @@ class Scenario:
     # put the GPU behind a PCIe root port (q35) instead of the root bus
     root_port: bool = False
 
+    @property
+    def mode(self) -> str:
+        if "freeze-mode=on" in self.options:
+            return "freeze_mode"
+        if "x-pcie-pm-no-soft-reset=on" in self.options:
+            return "No_Soft_Reset"
+        return "neither (stock)"
+
+    @property
+    def placement(self) -> str:
+        if self.root_port:
+            return "PCIe root port"
+        return "root bus (PCIe)" if self.machine == "q35" else "PCI bus"
+
+    @property
+    def gl(self) -> bool:
+        return self.device.endswith("-gl") or "-gl-" in self.device
+
     def args(self) -> List[str]:
-        gl = "-gl" in self.device
-        dev = f"{self.device},id=gpu0"
+        gl = self.gl
+        # 640x480: the size QEMU's SDL window opens with, so that it
+        # need not resize (a resized window may leave the X screen)
+        dev = f"{self.device},id=gpu0,xres=640,yres=480"
         if self.options:
             dev += "," + self.options
         args = ["-accel", "tcg", "-machine", self.machine, "-m", "512",
@@ -74,11 +98,22 @@ class Result:
     painted: bool = False
     events: List[str] = field(default_factory=list)
     console: List[str] = field(default_factory=list)
+    # the guest's own checks (s3check): name -> PASS, FAIL or SKIP
+    checks: Dict[str, str] = field(default_factory=dict)
+    # whether the guest saw VIRTIO_F_FREEZE_MODE offered
+    feature_offered: Optional[bool] = None
+    seconds: float = 0.0
     error: Optional[str] = None
 
     @property
     def display_back(self) -> bool:
         return self.painted and self.changed < 0.001
+
+    @property
+    def resources_kept(self) -> Optional[bool]:
+        """Did the 3D texture read back identical (None: no virgl)?"""
+        v = self.checks.get("3d-after")
+        return None if v in (None, "SKIP") else v == "PASS"
 
 
 def say(msg):
@@ -108,16 +143,66 @@ def read_ppm(data: bytes):
     return w, h, data[pos + 1:pos + 1 + w * h * 6:2]
 
 
-def screenshot(vm, path_png: str):
-    """Save the GPU's console as PNG; return its pixels (w, h, rgb)."""
-    ppm_path = path_png[:-4] + ".ppm"
-    vm.cmd("screendump", filename=ppm_path, device="gpu0")
-    with open(ppm_path, "rb") as f:
-        ppm = f.read()
-    os.unlink(ppm_path)
+def ppm_to_png(ppm: bytes, path_png: str):
     with open(path_png, "wb") as f:
         subprocess.run(["pnmtopng"], input=ppm, stdout=f, check=True,
                        stderr=subprocess.DEVNULL)
+
+
+def qemu_window():
+    """Where QEMU's SDL window is on $DISPLAY: (x, y, width, height)."""
+    tree = subprocess.run(["xwininfo", "-root", "-tree"], check=True,
+                          capture_output=True, text=True).stdout
+    found = []
+    for line in tree.splitlines():
+        if '"QEMU' in line:
+            # ... "QEMU": (...)  640x480+320+272  +320+272
+            size, absolute = line.split()[-2:]
+            w, h = size.split("+")[0].split("x")
+            _, x, y = absolute.split("+")
+            found.append((int(w) * int(h), (int(x), int(y), int(w), int(h))))
+    if not found:
+        raise RuntimeError("no QEMU window on the X display")
+    # SDL makes more than one window; the one that shows the guest is
+    # the largest
+    return max(found)[1]
+
+
+def crop(img, x, y, w, h):
+    iw, ih, px = img
+    w, h = min(w, iw - x), min(h, ih - y)
+    rows = [px[((y + r) * iw + x) * 3:((y + r) * iw + x + w) * 3]
+            for r in range(h)]
+    return w, h, b"".join(rows)
+
+
+def to_ppm(img) -> bytes:
+    w, h, px = img
+    return b"P6\n%d %d\n255\n" % (w, h) + px
+
+
+def screenshot(vm, path_png: str, gl: bool):
+    """Save the guest's screen as PNG; return its pixels (w, h, rgb).
+
+    2D devices: QEMU's console, with QMP screendump.  GL devices: QMP
+    screendump answers "no surface" for a virgl scanout, so the picture
+    is taken from the X server, as the user sees it: QEMU's SDL window.
+    """
+    if gl:
+        # the GL window itself cannot be read (GetImage: BadMatch): read
+        # the screen and cut the window out of it
+        xwd = subprocess.run(["xwd", "-silent", "-root"], check=True,
+                             capture_output=True).stdout
+        ppm = subprocess.run(["xwdtopnm"], input=xwd, check=True,
+                             capture_output=True).stdout
+        ppm = to_ppm(crop(read_ppm(ppm), *qemu_window()))
+    else:
+        ppm_path = path_png[:-4] + ".ppm"
+        vm.cmd("screendump", filename=ppm_path, device="gpu0")
+        with open(ppm_path, "rb") as f:
+            ppm = f.read()
+        os.unlink(ppm_path)
+    ppm_to_png(ppm, path_png)
     return read_ppm(ppm)
 
 
@@ -173,54 +258,177 @@ class Console:
         self.sock.sendall(text.encode() + b"\n")
 
 
+def s3check_lines(con: Console, res: Result, until: str, timeout: float):
+    """Read the guest's s3check lines up to the one holding 'until'."""
+    deadline = time.monotonic() + timeout
+    while True:
+        line = con.wait_for("s3check: ", max(1.0, deadline - time.monotonic()))
+        res.console.append(line)
+        words = line[line.index("s3check: "):].split()
+        if len(words) >= 3 and words[1] in ("PASS", "FAIL", "SKIP"):
+            res.checks[words[2]] = words[1]
+        if until in line:
+            return line
+
+
+def redraw(con: Console, settle: float):
+    """Let the display settle, then have the guest flush its framebuffer."""
+    time.sleep(settle)
+    con.send("redraw")
+    con.wait_for("s3check: REDRAWN", 30)
+    time.sleep(1)
+
+
 def run(scenario: Scenario, outdir: str, settle: float = 3.0) -> Result:
     """Run one S3 cycle of the guest; screenshots go to outdir."""
     os.makedirs(outdir, exist_ok=True)
     res = Result(scenario)
+    t0 = time.monotonic()
     vm = QEMUMachine(QEMU, args=scenario.args(), log_dir=outdir,
                      name=f"qemu-{scenario.name}")
     vm.set_console()
-    say(f"[{scenario.name}] {' '.join(scenario.args()[-2:])}"
-        f" on {scenario.machine}: booting")
+    tag = f"[{scenario.name}]"
+    say(f"{tag} {' '.join(scenario.args()[-2:])} on {scenario.machine}:"
+        " booting")
     vm.launch()
     con = Console(vm.console_socket,
                   os.path.join(outdir, f"{scenario.name}-console.log"))
     try:
         line = con.wait_for("FREEZE_MODE)=", 120)
         res.console.append(line)
-        con.wait_for("guest: READY", 60)
-        time.sleep(settle)
+        res.feature_offered = line.endswith("=1")
+        s3check_lines(con, res, "s3check: READY", 60)
+        if "FAIL" in res.checks.values():
+            raise RuntimeError(f"the guest's set-up failed: {res.console}")
+        redraw(con, settle)
         res.before = os.path.join(outdir, f"{scenario.name}-before.png")
-        before = screenshot(vm, res.before)
+        before = screenshot(vm, res.before, scenario.gl)
         res.painted = distinct_colours(before) >= 8
-        say(f"[{scenario.name}] pattern on screen: "
-            f"{'yes' if res.painted else 'NO'}; suspending with rtcwake")
-        # A command typed while the guest's shell is not yet reading can
-        # be lost (seen under load): send it again until the guest answers.
-        for attempt in range(3):
+        say(f"{tag} pattern on screen: {'yes' if res.painted else 'NO'}; "
+            "suspending with rtcwake")
+        # A command typed while the guest is not yet reading could be
+        # lost: send it again until the guest answers (s3check drops
+        # repeats that arrive while it is suspended).
+        for _ in range(3):
             con.send("s3")
             try:
-                con.wait_for("guest: SUSPENDING", 20)
+                res.console.append(con.wait_for("s3check: SUSPENDING", 20))
                 break
             except TimeoutError:
-                say(f"[{scenario.name}] no answer to 's3', sending it again")
+                say(f"{tag} no answer to 's3', sending it again")
         else:
             raise TimeoutError("the guest does not take the 's3' command")
         for ev in ("SUSPEND", "WAKEUP"):
             vm.event_wait(ev, timeout=120)
             res.events.append(ev)
-        res.console.append(con.wait_for("guest: RESUMED", 120))
-        say(f"[{scenario.name}] {res.console[-1]}")
-        time.sleep(settle)
+        line = s3check_lines(con, res, "s3check: RESULT", 120)
+        say(f"{tag} guest checks after resume: " + ", ".join(
+            f"{k} {v}" for k, v in res.checks.items()))
+        redraw(con, settle)
         res.after = os.path.join(outdir, f"{scenario.name}-after.png")
-        after = screenshot(vm, res.after)
+        after = screenshot(vm, res.after, scenario.gl)
         res.changed = difference(before, after)
-        say(f"[{scenario.name}] display after resume: "
+        say(f"{tag} display after resume: "
             f"{'SAME as before' if res.display_back else 'CHANGED'}"
             f" ({res.changed:.1%} of pixels differ)")
     except Exception as e:  # the result says what went wrong
         res.error = f"{type(e).__name__}: {e}"
-        say(f"[{scenario.name}] ERROR: {res.error}")
+        say(f"{tag} ERROR: {res.error}")
     finally:
         vm.shutdown(hard=True)
+        res.seconds = time.monotonic() - t0
     return res
+
+
+# The comparison matrix: {freeze_mode; PCI PM No_Soft_Reset (stock QEMU's
+# x-pcie-pm-no-soft-reset); neither, which is what stock QEMU does} x
+# {q35 root bus; q35 behind a PCIe root port; pc}, each with whether the
+# display (and with virgl the 3D resources) must come back after S3.
+FREEZE = "freeze-mode=on"
+NSR = "freeze-mode=off,x-pcie-pm-no-soft-reset=on"
+STOCK = "freeze-mode=off"
+
+
+def matrix(device: str, prefix: str):
+    """[(Scenario, expected back)] for one GPU device."""
+    cases = []
+    for mode, options in (("freeze-mode", FREEZE), ("no-soft-reset", NSR),
+                          ("stock", STOCK)):
+        for machine, root_port in (("q35", False), ("q35", True),
+                                   ("pc", False)):
+            if mode == "stock" and root_port:
+                continue    # nothing there to tell from the root bus
+            where = ("root-port" if root_port else
+                     "root-bus" if machine == "q35" else "pci")
+            name = f"{prefix}-{machine}-{where}-{mode}"
+            expected = mode == "freeze-mode" or (mode == "no-soft-reset"
+                                                 and root_port)
+            cases.append((Scenario(name, machine, device, options,
+                                   root_port), expected))
+    return cases
+
+
+def side_by_side(before_png: str, after_png: str, out_png: str):
+    """One picture: before | after, for the report."""
+    a = read_png(before_png)
+    b = read_png(after_png)
+    h = max(a[1], b[1])
+    gap = 16
+    w = a[0] + gap + b[0]
+    rows = []
+    for y in range(h):
+        row = bytearray(b"\x40" * (w * 3))
+        for (iw, ih, px), x0 in ((a, 0), (b, a[0] + gap)):
+            if y < ih:
+                row[x0 * 3:(x0 + iw) * 3] = px[y * iw * 3:(y + 1) * iw * 3]
+        rows.append(bytes(row))
+    ppm_to_png(to_ppm((w, h, b"".join(rows))), out_png)
+
+
+def read_png(path: str):
+    pnm = subprocess.run(["pngtopnm", path], check=True,
+                         capture_output=True).stdout
+    # pnmtopng stores a picture with few colours as grey or bitmap
+    ppm = subprocess.run(["ppmtoppm"], input=pnm, check=True,
+                         capture_output=True).stdout
+    return read_ppm(ppm)
+
+
+def verdict(res: Result, expected: bool) -> bool:
+    """Did the run do what the matrix expects of it?"""
+    if res.error or res.events != ["SUSPEND", "WAKEUP"]:
+        return False
+    kept = res.resources_kept
+    return (res.display_back == expected and
+            (kept is None or kept == expected))
+
+
+def report(rows, path: str) -> str:
+    """Write the results as a markdown table (and side-by-side pictures
+    next to it); return the table."""
+    outdir = os.path.dirname(path)
+    lines = ["| case | machine | GPU placement | kept by | display after S3 "
+             "| 3D resource | expected | result | time | before / after |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for res, expected in rows:
+        sc = res.scenario
+        kept = res.resources_kept
+        pic = ""
+        if res.before and res.after and os.path.exists(res.after):
+            both = os.path.join(outdir, f"{sc.name}.png")
+            side_by_side(res.before, res.after, both)
+            pic = f"![{sc.name}]({os.path.basename(both)})"
+        lines.append(
+            f"| {sc.name} | {sc.machine} | {sc.placement} | {sc.mode} | "
+            f"{'back' if res.display_back else 'LOST'} | "
+            f"{'-' if kept is None else 'kept' if kept else 'LOST'} | "
+            f"{'back' if expected else 'lost'} | "
+            f"{'ok' if verdict(res, expected) else 'WRONG'}"
+            f"{' (' + res.error + ')' if res.error else ''} | "
+            f"{res.seconds:.0f} s | {pic} |")
+    table = "\n".join(lines) + "\n"
+    with open(path, "w") as f:
+        f.write("# A guest suspends to RAM (rtcwake -m mem): what comes "
+                "back\n\n" + table)
+    return table
+
