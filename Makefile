@@ -19,7 +19,7 @@ help:
 	@echo 'make export      write the trees'"'"' commits back to patches/'
 	@echo 'make checkpatch  run QEMU'"'"'s and the kernel'"'"'s checkpatch.pl on the series'
 	@echo 'make build       configure (once) and build QEMU in build/qemu-build'
-	@echo 'make check-bisect build each commit of the QEMU series on its own'
+	@echo 'make check-bisect build each commit of the QEMU and Linux series on its own'
 	@echo 'make check-asan  the series'"'"' qtests under ASan/LSan (second build)'
 	@echo 'make clean       remove build/qemu-build; distclean: all of build/'
 
