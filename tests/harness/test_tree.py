@@ -2,6 +2,7 @@
 never thrown away while it holds work that patches/ does not."""
 
 import os
+import time
 
 import pytest
 
@@ -23,6 +24,15 @@ def commit_change(project, name, text):
 def read_patches(project):
     d = project.path("patches", TREE)
     return {n: open(os.path.join(d, n), "rb").read() for n in sorted(os.listdir(d))}
+
+
+def rebuild_from_patches(project, count):
+    """Throw build/<TREE> away and make it again from patches/."""
+    assert make_tree(project, FORCE="1").returncode == 0
+    project.run("rm", "-rf", project.path("build", TREE), check=True)
+    r = make_tree(project)
+    assert r.returncode == 0, r.stdout
+    assert f"base + {count} patches applied" in r.stdout
 
 
 @pytest.fixture
@@ -55,11 +65,7 @@ def test_export_round_trip_is_stable(tree):
     assert read_patches(tree) == exported
 
     # a tree rebuilt from patches/ exports the same bytes
-    assert make_tree(tree, FORCE="1").returncode == 0
-    tree.run("rm", "-rf", tree.path("build", TREE), check=True)
-    r = make_tree(tree)
-    assert r.returncode == 0, r.stdout
-    assert "base + 2 patches applied" in r.stdout
+    rebuild_from_patches(tree, 2)
     assert tree.script("export.sh", TREE).returncode == 0
     assert read_patches(tree) == exported
 
@@ -82,16 +88,11 @@ def test_cover_letter_is_exported_and_stable(tree):
     assert "Subject: [PATCH v9 1/2] edit README.md" in \
         exported["0001-edit-README.md.patch"].decode()
     # git dates a cover letter "now": the export must not
-    import time
     time.sleep(1.1)
     assert tree.script("export.sh", TREE).returncode == 0
     assert read_patches(tree) == exported
     # and the series still applies from patches/
-    assert make_tree(tree, FORCE="1").returncode == 0
-    tree.run("rm", "-rf", tree.path("build", TREE), check=True)
-    r = make_tree(tree)
-    assert r.returncode == 0, r.stdout
-    assert "base + 2 patches applied" in r.stdout
+    rebuild_from_patches(tree, 2)
 
 
 def test_up_to_date_tree_is_left_alone(tree):
