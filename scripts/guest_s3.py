@@ -234,11 +234,13 @@ class Console:
         self.lines: List[str] = []
         self.log = open(log, "w")
 
-    def wait_for(self, marker: str, timeout: float) -> str:
+    def wait_for(self, marker, timeout: float) -> str:
+        """The next line holding marker (a string, or a tuple of them)."""
+        markers = (marker,) if isinstance(marker, str) else marker
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for i, line in enumerate(self.lines):
-                if marker in line:
+                if any(m in line for m in markers):
                     del self.lines[:i + 1]
                     return line
             try:
@@ -265,8 +267,11 @@ def s3check_lines(con: Console, res: Result, until: str, timeout: float):
     """Read the guest's s3check lines up to the one holding 'until'."""
     deadline = time.monotonic() + timeout
     while True:
-        line = con.wait_for("s3check: ", max(1.0, deadline - time.monotonic()))
+        line = con.wait_for(("s3check: ", "guest: BYE"),
+                            max(1.0, deadline - time.monotonic()))
         res.console.append(line)
+        if "guest: BYE" in line:
+            raise RuntimeError(f"s3check ended: {res.console}")
         words = line[line.index("s3check: "):].split()
         if len(words) >= 3 and words[1] in ("PASS", "FAIL", "SKIP"):
             res.checks[words[2]] = words[1]
