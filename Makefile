@@ -66,8 +66,8 @@ spec-pdf:
 	@$(S)/deps.sh spec-pdf
 	@$(S)/spec-pdf.sh
 
-# Every commit of the QEMU series builds on its own (not part of 'check':
-# a header patch rebuilds most of QEMU).
+# Every commit of the QEMU and Linux series builds on its own (not part of
+# 'check': a header patch rebuilds much of QEMU and of the kernel).
 check-bisect: deps
 	@$(S)/check-bisect.sh
 
