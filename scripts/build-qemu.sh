@@ -56,11 +56,15 @@ fi
 say "ninja -j$jobs ${*:-(all)}"
 # Not on a terminal ninja prints a line a step: keep every 200th one and
 # everything else (warnings, errors), so a log shows progress, not a flood.
-{ ninja -C "$obj" -j"$jobs" "$@"; echo $? >"$obj/.ninja-status"; } 2>&1 | awk '
+# A step that failed fails the build even if ninja's status says otherwise
+# (seen when meson regenerated build.ninja half way).
+rm -f "$obj/.ninja-failed"
+{ ninja -C "$obj" -j"$jobs" "$@"; echo $? >"$obj/.ninja-status"; } 2>&1 | awk -v failed="$obj/.ninja-failed" '
 	/^\[[0-9]+\/[0-9]+\]/ { n++; if (n % 200 == 1) { print "build qemu: " $1; fflush() } next }
+	/^FAILED: |^ninja: build stopped/ { print "" > failed }
 	{ print; fflush() }
 	END { if (n) print "build qemu: " n " steps" }'
-if [ "$(cat "$obj/.ninja-status")" != 0 ]; then
+if [ "$(cat "$obj/.ninja-status")" != 0 ] || [ -e "$obj/.ninja-failed" ]; then
 	say "build failed"
 	exit 1
 fi

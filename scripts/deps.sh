@@ -8,6 +8,11 @@
 # On Debian 13 (trixie) and later nothing extra is needed.
 #
 # Idempotent: when everything is installed it only checks and returns.
+#
+# deps.sh --check installs nothing: it checks that every program the
+# harness runs (PROGRAMS below) is on this machine, and that its package is
+# one this file installs, so that a bare Debian never meets a missing tool
+# half way through a run.  'make check' runs it first.
 set -eu
 
 # Building QEMU (minimal configure, see scripts/build-qemu.sh).
@@ -20,7 +25,9 @@ SOURCES="git dpkg-dev xz-utils ca-certificates perl"
 BUILD_LINUX="bc cpio libelf-dev busybox-static util-linux"
 # Running QEMU from the build tree: firmware, the GL display, screenshots.
 RUNTIME="seabios qemu-system-data ipxe-qemu xvfb xauth libgl1-mesa-dri
-	x11-apps netpbm"
+	x11-apps x11-utils netpbm"
+# QEMU's qtests: cdrom-test makes ISO images with xorrisofs.
+QTESTS="xorriso"
 # The harness's own tests.
 TESTS="python3 python3-pytest"
 
@@ -29,11 +36,30 @@ TESTS="python3 python3-pytest"
 SPEC_PDF="texlive-xetex texlive-latex-extra texlive-fonts-recommended lmodern
 	fonts-liberation"
 
-PACKAGES="$BUILD_QEMU $SOURCES $BUILD_LINUX $RUNTIME $TESTS"
+# Every program the harness runs, with the package that provides it (the
+# package must be in one of the lists above).  Keep this in step with the
+# scripts: 'deps.sh --check' is only as good as this table.
+PROGRAMS="
+git:git dpkg-source:dpkg-dev dpkg-deb:dpkg apt-get:apt xz:xz-utils
+perl:perl gcc:gcc make:make ninja:ninja-build pkg-config:pkgconf
+flex:flex bison:bison bc:bc cpio:cpio busybox:busybox-static
+rtcwake:util-linux unshare:util-linux mount:mount ldd:libc-bin
+xvfb-run:xvfb Xvfb:xvfb xauth:xauth xwd:x11-apps xwininfo:x11-utils
+xprop:x11-utils xwdtopnm:netpbm pnmtopng:netpbm pngtopnm:netpbm
+ppmtoppm:netpbm xorrisofs:xorriso python3:python3
+"
+# Python modules the harness imports, with their packages
+PYMODULES="pytest:python3-pytest"
+# Only for 'deps.sh spec-pdf'
+PROGRAMS_SPEC_PDF="xelatex:texlive-xetex"
+
+PACKAGES="$BUILD_QEMU $SOURCES $BUILD_LINUX $RUNTIME $QTESTS $TESTS"
+check=
 case ${1:-} in
-spec-pdf) PACKAGES="$PACKAGES $SPEC_PDF" ;;
+spec-pdf) PACKAGES="$PACKAGES $SPEC_PDF"; PROGRAMS="$PROGRAMS $PROGRAMS_SPEC_PDF" ;;
+--check) check=1 ;;
 "") ;;
-*) echo "usage: deps.sh [spec-pdf]" >&2; exit 2 ;;
+*) echo "usage: deps.sh [spec-pdf|--check]" >&2; exit 2 ;;
 esac
 MESON_MIN=1.5
 
@@ -48,6 +74,37 @@ meson_ok() {
 	v=$(dpkg-query -W -f '${Version}' meson 2>/dev/null) || return 1
 	dpkg --compare-versions "$v" ge "$MESON_MIN"
 }
+
+# --check: every program present, and provided by a package listed here
+check_programs() {
+	bad=0
+	for entry in $PROGRAMS; do
+		prog=${entry%%:*} pkg=${entry#*:}
+		case " $(echo $PACKAGES $SPEC_PDF) " in
+		*" $pkg "*) ;;
+		# packages every Debian has (priority required)
+		*)
+			case $pkg in
+			dpkg|apt|mount|libc-bin) ;;
+			*) say "$prog: its package $pkg is not in the lists"; bad=1 ;;
+			esac ;;
+		esac
+		# sbin folders are not on every user's PATH
+		PATH=$PATH:/usr/sbin:/sbin command -v "$prog" >/dev/null 2>&1 ||
+			{ say "missing: $prog (package $pkg): run 'make deps'"; bad=1; }
+	done
+	for entry in $PYMODULES; do
+		mod=${entry%%:*} pkg=${entry#*:}
+		/usr/bin/python3 -c "import $mod" 2>/dev/null ||
+			{ say "missing: python module $mod (package $pkg): run 'make deps'"; bad=1; }
+	done
+	[ "$bad" = 0 ] || return 1
+	say "all $(echo $PROGRAMS | wc -w) programs and $(echo $PYMODULES | wc -w) python modules present"
+}
+if [ -n "$check" ]; then
+	check_programs
+	exit
+fi
 
 . /etc/os-release
 codename=${VERSION_CODENAME:-unknown}

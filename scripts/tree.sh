@@ -118,13 +118,27 @@ make_base() {
 	mv "$new" "$tree"
 }
 
+# 'git am' commits, and a commit needs a committer.  A developer's own
+# identity (git config) is used when there is one; a fresh machine has
+# none, and then the harness's is, as for the base commit.
+committer_env() {
+	if ! g var GIT_COMMITTER_IDENT >/dev/null 2>&1; then
+		GIT_COMMITTER_NAME=$harness GIT_COMMITTER_EMAIL=$harness_email
+		export GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL
+	fi
+}
+
 apply_series() {
 	n=0
+	committer_env
 	for p in $(series_files); do
 		[ -f "$p" ] || die "patches/$c/series names $(basename "$p"), which is missing"
-		g am -q --whitespace=nowarn "$p" ||
-			die "$(basename "$p") does not apply; the tree is left mid-'git am'
-for you to inspect (git -C build/$c am --show-current-patch)"
+		if ! out=$(g am -q --whitespace=nowarn "$p" 2>&1); then
+			die "'git am $(basename "$p")' failed; git said:
+$(echo "$out" | sed 's/^/  /')
+The tree is left mid-'git am' for you to inspect
+(git -C build/$c am --show-current-patch; git -C build/$c am --abort)."
+		fi
 		n=$((n + 1))
 	done
 	g update-ref $applied HEAD

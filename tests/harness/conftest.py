@@ -62,7 +62,12 @@ class Project:
 
     def run(self, *cmd, check=False, env=None):
         e = dict(self.env)
-        e.update(env or {})
+        for k, v in (env or {}).items():
+            # None removes a variable
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
         return subprocess.run(list(cmd), cwd=self.root, env=e, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               check=check)

@@ -162,3 +162,46 @@ def test_series_change_is_applied(tree):
     assert r.returncode == 0, r.stdout
     assert "base + 1 patches applied" in r.stdout
     assert tree.git(TREE, "rev-list", "--count", "base..HEAD").strip() == "1"
+
+
+def test_no_git_identity(tree, tmp_path):
+    """A fresh machine has no git identity anywhere: 'git am' must still
+    work (the harness lends its own), and a developer's identity, when
+    there is one, is what the tree's commits get."""
+    commit_change(tree, "README.md", "\nfrom a developer\n")
+    assert tree.script("export.sh", TREE).returncode == 0
+    home = tmp_path / "home"
+    home.mkdir()
+    # no auto-detected identity either (user@host would pass on some hosts)
+    gitconfig = home / "gitconfig"
+    gitconfig.write_text("[user]\n\tuseConfigOnly = true\n")
+    bare = {k: None for k in tree.env
+            if k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_")) or k == "EMAIL"}
+    bare.update(HOME=str(home), XDG_CONFIG_HOME=str(home),
+                GIT_CONFIG_GLOBAL=str(gitconfig), GIT_CONFIG_NOSYSTEM="1")
+    tree.run("rm", "-rf", tree.path("build", TREE), check=True)
+    r = make_tree(tree, **bare)
+    assert r.returncode == 0, r.stdout
+    assert "base + 1 patches applied" in r.stdout
+    log = tree.run("git", "-C", tree.path("build", TREE), "log", "-1",
+                   "--format=%an|%cn", env=bare).stdout.strip()
+    assert log == "harness test|qemu-freeze-mode harness", log
+    # export needs no identity
+    r = tree.run(tree.path("scripts", "export.sh"), TREE, env=bare)
+    assert r.returncode == 0, r.stdout
+
+
+def test_git_am_failure_shows_gits_message(tree):
+    commit_change(tree, "README.md", "\nfirst\n")
+    assert tree.script("export.sh", TREE).returncode == 0
+    patch = tree.path("patches", TREE, "0001-edit-README.md.patch")
+    # the patch changes a file the base does not have
+    text = open(patch).read().replace("README.md\n", "MISSING.md\n")
+    with open(patch, "w") as f:
+        f.write(text)
+    tree.run("rm", "-rf", tree.path("build", TREE), check=True)
+    r = make_tree(tree)
+    assert r.returncode != 0
+    assert "git said:" in r.stdout
+    # git's own words, whatever they are, not a guess of ours
+    assert "patch" in r.stdout.split("git said:")[1].lower()
