@@ -1,28 +1,36 @@
 /*
- * s3check: does a virtio-gpu device keep its state across suspend to RAM?
+ * s3check: does a virtio-gpu device keep its state across system sleep?
  *
- * Run by the test guest's /init on the serial console.  It
+ * Run by the test guest's /init on the serial console.  At start it sets
+ * a mode on the first connected connector of /dev/dri/card0, scanning out
+ * a dumb framebuffer with test pattern 0, and, with virgl
+ * (VIRTGPU_PARAM_3D_FEATURES), creates texture 0: a 64x64 3D resource
+ * filled with TRANSFER_TO_HOST and read back.  Then it prints
+ * "s3check: READY" and takes numbered commands from the host on stdin,
+ * one a line, "N COMMAND [ARG]":
  *
- *   1. sets a mode on the first connected connector of /dev/dri/card0,
- *      scanning out a dumb framebuffer that holds a test pattern;
- *   2. with virgl (VIRTGPU_PARAM_3D_FEATURES), creates a 64x64 3D texture,
- *      fills it with TRANSFER_TO_HOST and checks that it reads back;
- *   3. prints "s3check: READY" and waits for commands on stdin:
- *        s3    suspend to RAM with 'rtcwake -m mem -s SECONDS' and check
- *              again after resume;
- *        redraw  flush the whole framebuffer to the host again;
- *        quit  exit (the caller powers off).
+ *   paint K      draw test pattern K into the framebuffer and flush it to
+ *                the host (DIRTYFB): what the host shows must change
+ *   texture K    create texture K, filled with its own content, upload it
+ *                and read it back
+ *   check        is the framebuffer still on the CRTC, and does every
+ *                texture read back what was uploaded?
+ *   sleep MODE S suspend with 'rtcwake -m MODE -s S' (MODE mem: suspend
+ *                to RAM; freeze: suspend to idle), then "check"
+ *   redraw       flush the framebuffer to the host again
+ *   quit         exit (the caller powers off)
  *
- * After resume it checks that the CRTC still scans out the framebuffer
- * and that the texture reads back identical (TRANSFER_FROM_HOST into a
- * cleared buffer: a device that lost the resource leaves it cleared).
- * Whether the picture is really on the screen is for the host to see.
- *
- * Every result is one line on stdout, for the host to parse:
+ * Each command is acknowledged with "s3check: ACK N COMMAND" and ends with
+ * "s3check: DONE N PASS|FAIL"; in between, each check is one line:
  *   s3check: PASS|FAIL|SKIP <check> [detail]
- * and each S3 cycle ends with "s3check: RESULT PASS|FAIL".
+ * A texture is read back into a cleared buffer (TRANSFER_FROM_HOST): a
+ * device that lost the resource leaves it cleared or answers an error.
+ * What was read back is also shown, twice its size, in the top right
+ * corner of the screen (the "texture panel"), so that a lost texture can
+ * be seen.  Whether the picture is really on the screen is for the host
+ * to see.
  *
- * Usage: s3check [-d /dev/dri/card0] [-s seconds]
+ * Usage: s3check [-d /dev/dri/card0]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -37,7 +45,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <drm/drm.h>
@@ -51,21 +59,27 @@
 
 #define TEX_SIZE	64
 #define TEX_BYTES	(TEX_SIZE * TEX_SIZE * 4)
+#define MAX_TEXTURES	8
 
 struct display {
 	uint32_t crtc_id, conn_id, fb_id, handle;
 	struct drm_mode_modeinfo mode;
-	uint32_t pitch;
+	uint32_t width, height, pitch;
 	uint64_t size;
 	uint8_t *map;
 };
 
 struct texture {
+	unsigned int variant;
 	uint32_t bo_handle, res_handle;
 	uint8_t *map;
 };
 
 static int failures;
+static struct texture textures[MAX_TEXTURES];
+static unsigned int ntextures;
+/* the screen, for the texture panel */
+static struct display *screen;
 
 static void result(const char *verdict, const char *check,
 		   const char *fmt, ...)
@@ -95,7 +109,20 @@ static int xioctl(int fd, unsigned long req, void *arg)
 	return ret;
 }
 
-static uint32_t pattern_pixel(unsigned int x, unsigned int y,
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * Test pattern K: a white frame, colour bars on the top half and a
+ * gradient below.  Each K has its own bar order and gradient, so that a
+ * host still showing an older picture is told apart.
+ */
+static uint32_t pattern_pixel(unsigned int k, unsigned int x, unsigned int y,
 			      unsigned int w, unsigned int h)
 {
 	static const uint32_t bars[] = {
@@ -107,8 +134,32 @@ static uint32_t pattern_pixel(unsigned int x, unsigned int y,
 	if (x < 4 || y < 4 || x >= w - 4 || y >= h - 4)
 		return 0xffffff;
 	if (y < h / 2)
-		return bars[x * 8 / w];
+		return bars[(x * 8 / w + 3 * k) % 8];
+	if (k % 2)
+		return (255 - v) << 16 | (y * 255 / h) << 8 | v;
 	return v << 16 | (255 - v) << 8 | y * 255 / h;
+}
+
+static void paint(struct display *d, unsigned int k)
+{
+	unsigned int x, y;
+
+	for (y = 0; y < d->height; y++) {
+		uint32_t *line = (uint32_t *)(d->map + y * d->pitch);
+
+		for (x = 0; x < d->width; x++)
+			line[x] = pattern_pixel(k, x, y, d->width, d->height);
+	}
+}
+
+/* Flush the whole framebuffer to the host. */
+static int flush(int fd, const struct display *d)
+{
+	struct drm_mode_fb_dirty_cmd dirty = { .fb_id = d->fb_id };
+
+	if (xioctl(fd, DRM_IOCTL_MODE_DIRTYFB, &dirty) && errno != ENOSYS)
+		return -1;
+	return 0;
 }
 
 static int set_mode(int fd, struct display *d)
@@ -119,7 +170,8 @@ static int set_mode(int fd, struct display *d)
 	struct drm_mode_fb_cmd fb = { 0 };
 	struct drm_mode_crtc crtc = { 0 };
 	uint32_t conns[8], crtcs[8];
-	unsigned int i, x, y;
+	const char *step;
+	unsigned int i;
 
 	res.connector_id_ptr = (uintptr_t)conns;
 	res.count_connectors = 8;
@@ -149,45 +201,38 @@ static int set_mode(int fd, struct display *d)
 		return -1;
 	}
 	d->crtc_id = crtcs[0];
+	d->width = d->mode.hdisplay;
+	d->height = d->mode.vdisplay;
 
-	creq.width = d->mode.hdisplay;
-	creq.height = d->mode.vdisplay;
+	creq.width = d->width;
+	creq.height = d->height;
 	creq.bpp = 32;
-	if (xioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, &creq)) {
-		result("FAIL", "mode-set", "CREATE_DUMB: %s", strerror(errno));
-		return -1;
-	}
+	step = "CREATE_DUMB";
+	if (xioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, &creq))
+		goto fail;
 	d->handle = creq.handle;
 	d->pitch = creq.pitch;
 	d->size = creq.size;
 	mreq.handle = d->handle;
-	if (xioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, &mreq)) {
-		result("FAIL", "mode-set", "MAP_DUMB: %s", strerror(errno));
-		return -1;
-	}
+	step = "MAP_DUMB";
+	if (xioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, &mreq))
+		goto fail;
+	step = "mmap";
 	d->map = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		      mreq.offset);
-	if (d->map == MAP_FAILED) {
-		result("FAIL", "mode-set", "mmap: %s", strerror(errno));
-		return -1;
-	}
-	for (y = 0; y < creq.height; y++) {
-		uint32_t *line = (uint32_t *)(d->map + y * d->pitch);
+	if (d->map == MAP_FAILED)
+		goto fail;
+	paint(d, 0);
 
-		for (x = 0; x < creq.width; x++)
-			line[x] = pattern_pixel(x, y, creq.width, creq.height);
-	}
-
-	fb.width = creq.width;
-	fb.height = creq.height;
+	fb.width = d->width;
+	fb.height = d->height;
 	fb.pitch = d->pitch;
 	fb.bpp = 32;
 	fb.depth = 24;
 	fb.handle = d->handle;
-	if (xioctl(fd, DRM_IOCTL_MODE_ADDFB, &fb)) {
-		result("FAIL", "mode-set", "ADDFB: %s", strerror(errno));
-		return -1;
-	}
+	step = "ADDFB";
+	if (xioctl(fd, DRM_IOCTL_MODE_ADDFB, &fb))
+		goto fail;
 	d->fb_id = fb.fb_id;
 
 	crtc.crtc_id = d->crtc_id;
@@ -196,31 +241,16 @@ static int set_mode(int fd, struct display *d)
 	crtc.count_connectors = 1;
 	crtc.mode = d->mode;
 	crtc.mode_valid = 1;
-	if (xioctl(fd, DRM_IOCTL_MODE_SETCRTC, &crtc)) {
-		result("FAIL", "mode-set", "SETCRTC: %s", strerror(errno));
-		return -1;
-	}
-	result("PASS", "mode-set", "%ux%u pattern on crtc %u",
-	       creq.width, creq.height, d->crtc_id);
+	step = "SETCRTC";
+	if (xioctl(fd, DRM_IOCTL_MODE_SETCRTC, &crtc))
+		goto fail;
+	result("PASS", "mode-set", "%ux%u pattern 0 on crtc %u",
+	       d->width, d->height, d->crtc_id);
 	return 0;
-}
 
-/*
- * Flush the whole framebuffer to the host again.  The host's window may
- * not have been up when the mode was set: "redraw" before a screenshot.
- */
-static int redraw(int fd, const struct display *d)
-{
-	struct drm_mode_fb_dirty_cmd dirty = { .fb_id = d->fb_id };
-
-	if (xioctl(fd, DRM_IOCTL_MODE_DIRTYFB, &dirty) && errno != ENOSYS) {
-		printf("s3check: REDRAW failed: %s\n", strerror(errno));
-		fflush(stdout);
-		return -1;
-	}
-	printf("s3check: REDRAWN\n");
-	fflush(stdout);
-	return 0;
+fail:
+	result("FAIL", "mode-set", "%s: %s", step, strerror(errno));
+	return -1;
 }
 
 /* Is the framebuffer still on the CRTC, with the same mode? */
@@ -254,9 +284,10 @@ static int has_virgl(int fd)
 	return !xioctl(fd, DRM_IOCTL_VIRTGPU_GETPARAM, &gp) && value;
 }
 
-static uint8_t texel(unsigned int i)
+/* Byte i of texture variant k */
+static uint8_t texel(unsigned int k, unsigned int i)
 {
-	return (i * 7 + i / 256 * 3 + 0x5a) & 0xff;
+	return (i * (7 + 2 * k) + i / 256 * 3 + 0x5a + 0x31 * k) & 0xff;
 }
 
 static int transfer(int fd, const struct texture *t, int to_host)
@@ -274,28 +305,54 @@ static int transfer(int fd, const struct texture *t, int to_host)
 	return xioctl(fd, DRM_IOCTL_VIRTGPU_WAIT, &wait);
 }
 
+/* Show what was read back of @t in the top right corner, twice its size */
+static void show_texture(int fd, const struct texture *t)
+{
+	unsigned int x, y, x0;
+
+	if (!screen || screen->width < 2 * TEX_SIZE + 8 ||
+	    screen->height < 2 * TEX_SIZE + 8)
+		return;
+	x0 = screen->width - 4 - 2 * TEX_SIZE;
+	for (y = 0; y < 2 * TEX_SIZE; y++) {
+		uint32_t *line = (uint32_t *)(screen->map +
+					      (4 + y) * screen->pitch);
+		const uint32_t *texels = (const uint32_t *)t->map;
+
+		for (x = 0; x < 2 * TEX_SIZE; x++)
+			line[x0 + x] = texels[y / 2 * TEX_SIZE + x / 2];
+	}
+	flush(fd, screen);
+}
+
 /* Clear the guest copy, read the texture back from the host, compare. */
-static void check_texture(int fd, const struct texture *t, const char *check)
+static int check_texture(int fd, const struct texture *t)
 {
 	unsigned int i, bad = 0;
+	char check[32];
 
+	snprintf(check, sizeof(check), "texture-%u", t->variant);
 	memset(t->map, 0, TEX_BYTES);
 	if (transfer(fd, t, 0)) {
 		result("FAIL", check, "TRANSFER_FROM_HOST: %s",
 		       strerror(errno));
-		return;
+		show_texture(fd, t);
+		return -1;
 	}
+	show_texture(fd, t);
 	for (i = 0; i < TEX_BYTES; i++)
-		bad += t->map[i] != texel(i);
-	if (bad)
+		bad += t->map[i] != texel(t->variant, i);
+	if (bad) {
 		result("FAIL", check, "%u of %u bytes differ (resource %u)",
 		       bad, TEX_BYTES, t->res_handle);
-	else
-		result("PASS", check, "%u bytes read back (resource %u)",
-		       TEX_BYTES, t->res_handle);
+		return -1;
+	}
+	result("PASS", check, "%u bytes read back (resource %u)", TEX_BYTES,
+	       t->res_handle);
+	return 0;
 }
 
-static int make_texture(int fd, struct texture *t)
+static int make_texture(int fd, unsigned int k)
 {
 	struct drm_virtgpu_resource_create rc = {
 		.target = PIPE_TEXTURE_2D,
@@ -308,49 +365,66 @@ static int make_texture(int fd, struct texture *t)
 		.size = TEX_BYTES,
 	};
 	struct drm_virtgpu_map map = { 0 };
+	struct texture *t;
+	char check[32];
 	unsigned int i;
 
+	snprintf(check, sizeof(check), "texture-%u", k);
+	if (ntextures == MAX_TEXTURES) {
+		result("FAIL", check, "at most %d textures", MAX_TEXTURES);
+		return -1;
+	}
+	t = &textures[ntextures];
+	t->variant = k;
 	if (xioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, &rc)) {
-		result("FAIL", "3d-before", "RESOURCE_CREATE: %s",
-		       strerror(errno));
+		result("FAIL", check, "RESOURCE_CREATE: %s", strerror(errno));
 		return -1;
 	}
 	t->bo_handle = rc.bo_handle;
 	t->res_handle = rc.res_handle;
 	map.handle = t->bo_handle;
 	if (xioctl(fd, DRM_IOCTL_VIRTGPU_MAP, &map)) {
-		result("FAIL", "3d-before", "MAP: %s", strerror(errno));
+		result("FAIL", check, "MAP: %s", strerror(errno));
 		return -1;
 	}
 	t->map = mmap(NULL, TEX_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		      map.offset);
 	if (t->map == MAP_FAILED) {
-		result("FAIL", "3d-before", "mmap: %s", strerror(errno));
+		result("FAIL", check, "mmap: %s", strerror(errno));
 		return -1;
 	}
+	ntextures++;
 	for (i = 0; i < TEX_BYTES; i++)
-		t->map[i] = texel(i);
+		t->map[i] = texel(k, i);
 	if (transfer(fd, t, 1)) {
-		result("FAIL", "3d-before", "TRANSFER_TO_HOST: %s",
-		       strerror(errno));
+		result("FAIL", check, "TRANSFER_TO_HOST: %s", strerror(errno));
 		return -1;
 	}
-	check_texture(fd, t, "3d-before");
-	return 0;
+	return check_texture(fd, t);
 }
 
-static int suspend(unsigned int seconds)
+static void check_all(int fd, const struct display *d, int virgl)
 {
-	char arg[16];
+	unsigned int i;
+
+	check_scanout(fd, d);
+	if (!virgl)
+		result("SKIP", "textures", "the device has no virgl");
+	for (i = 0; i < ntextures; i++)
+		check_texture(fd, &textures[i]);
+}
+
+/* rtcwake -m MODE -s SECONDS; its exit status */
+static int sleep_system(const char *mode, const char *seconds)
+{
 	int status;
 	pid_t pid;
 
-	snprintf(arg, sizeof(arg), "%u", seconds);
 	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (!pid) {
-		execlp("rtcwake", "rtcwake", "-m", "mem", "-s", arg,
+		execlp("rtcwake", "rtcwake", "-m", mode, "-s", seconds,
 		       (char *)NULL);
 		_exit(127);
 	}
@@ -362,23 +436,19 @@ static int suspend(unsigned int seconds)
 int main(int argc, char **argv)
 {
 	const char *path = "/dev/dri/card0";
-	unsigned int seconds = 5, tries;
 	struct display d = { 0 };
-	struct texture t = { 0 };
+	unsigned int tries, n, k;
+	char line[128], cmd[32], arg1[32], arg2[32];
 	int fd, opt, virgl, rc;
-	char cmd[64];
+	double t0;
 
-	while ((opt = getopt(argc, argv, "d:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:")) != -1) {
 		switch (opt) {
 		case 'd':
 			path = optarg;
 			break;
-		case 's':
-			seconds = strtoul(optarg, NULL, 0);
-			break;
 		default:
-			fprintf(stderr, "usage: %s [-d card] [-s seconds]\n",
-				argv[0]);
+			fprintf(stderr, "usage: %s [-d card]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -392,42 +462,61 @@ int main(int argc, char **argv)
 	}
 	if (set_mode(fd, &d))
 		return 1;
+	screen = &d;
 	virgl = has_virgl(fd);
 	if (!virgl)
-		result("SKIP", "3d-before", "the device has no virgl");
-	else if (make_texture(fd, &t))
-		return 1;
-	if (failures)
+		result("SKIP", "texture-0", "the device has no virgl");
+	else if (make_texture(fd, 0))
 		return 1;
 
-	printf("s3check: READY\n");
+	printf("s3check: READY virgl=%d\n", virgl);
 	fflush(stdout);
-	while (fgets(cmd, sizeof(cmd), stdin)) {
-		if (!strncmp(cmd, "quit", 4))
-			break;
-		if (!strncmp(cmd, "redraw", 6)) {
-			redraw(fd, &d);
-			continue;
-		}
-		if (strncmp(cmd, "s3", 2))
-			continue;
+	while (fgets(line, sizeof(line), stdin)) {
+		arg1[0] = arg2[0] = 0;
+		if (sscanf(line, "%u %31s %31s %31s", &n, cmd, arg1, arg2) < 2)
+			continue;	/* not for us (an echo, noise) */
+		printf("s3check: ACK %u %s\n", n, cmd);
+		fflush(stdout);
 		failures = 0;
-		printf("s3check: SUSPENDING rtcwake -m mem -s %u\n", seconds);
+		if (!strcmp(cmd, "quit")) {
+			printf("s3check: DONE %u PASS\n", n);
+			break;
+		} else if (!strcmp(cmd, "redraw")) {
+			if (flush(fd, &d))
+				result("FAIL", "redraw", "DIRTYFB: %s",
+				       strerror(errno));
+		} else if (!strcmp(cmd, "paint")) {
+			k = strtoul(arg1, NULL, 0);
+			paint(&d, k);
+			if (flush(fd, &d))
+				result("FAIL", "paint", "DIRTYFB: %s",
+				       strerror(errno));
+			else
+				result("PASS", "paint", "pattern %u", k);
+		} else if (!strcmp(cmd, "texture")) {
+			if (!virgl)
+				result("SKIP", "texture", "no virgl");
+			else
+				make_texture(fd, strtoul(arg1, NULL, 0));
+		} else if (!strcmp(cmd, "check")) {
+			check_all(fd, &d, virgl);
+		} else if (!strcmp(cmd, "sleep")) {
+			printf("s3check: SLEEPING rtcwake -m %s -s %s\n", arg1,
+			       arg2);
+			fflush(stdout);
+			t0 = now_ms();
+			rc = sleep_system(arg1, arg2);
+			printf("s3check: RESUMED rc=%d after %.0f ms\n", rc,
+			       now_ms() - t0);
+			fflush(stdout);
+			if (rc)
+				result("FAIL", "rtcwake", "exit status %d", rc);
+			check_all(fd, &d, virgl);
+		} else {
+			result("FAIL", "command", "unknown: %s", cmd);
+		}
+		printf("s3check: DONE %u %s\n", n, failures ? "FAIL" : "PASS");
 		fflush(stdout);
-		rc = suspend(seconds);
-		printf("s3check: RESUMED rc=%d\n", rc);
-		fflush(stdout);
-		if (rc)
-			result("FAIL", "rtcwake", "exit status %d", rc);
-		check_scanout(fd, &d);
-		if (virgl)
-			check_texture(fd, &t, "3d-after");
-		else
-			result("SKIP", "3d-after", "the device has no virgl");
-		printf("s3check: RESULT %s\n", failures ? "FAIL" : "PASS");
-		fflush(stdout);
-		/* a command the host repeated while we were away: drop it */
-		tcflush(STDIN_FILENO, TCIFLUSH);
 	}
 	return 0;
 }

@@ -1,0 +1,258 @@
+"""One S3 case end to end, judged, and the table of several.
+
+run() boots the guest (harness.guest) and goes through one sleep cycle:
+
+  1. the guest shows test pattern 0 (and, with virgl, has texture 0);
+     the screen is saved (NAME-before.png);
+  2. the guest suspends to RAM with rtcwake; between QEMU's SUSPEND and
+     WAKEUP events QMP says whether the GPU is frozen;
+  3. after resume the guest checks its CRTC and reads texture 0 back;
+     QMP says whether the GPU is still frozen (the driver must have
+     thawed it); the screen is saved again (NAME-after.png);
+  4. the guest paints test pattern 1 and uploads texture 1: the host
+     must show the new picture (a stale host image must not pass) and
+     read the new texture back (NAME-new.png);
+  5. QEMU is quit over QMP and must exit with status 0; the console is
+     scanned for kernel warnings and failed PM callbacks, QEMU's log for
+     rejected freeze_mode writes.
+
+problems() turns a result into the list of everything that differs from
+what the case expects; the tests assert that it is empty, and the table
+(report()) shows the same verdict.
+"""
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from . import pictures
+from .guest import Config, Guest, GuestError, say
+
+
+@dataclass
+class Expect:
+    """What a case must show."""
+    # the device kept its state across the sleep: texture 0 is there and
+    # the guest created no resource again.  Otherwise the guest's driver
+    # must see the loss, say so once, and create again what it can.
+    kept: bool
+    # the display shows pattern 0 again after the sleep, kept or created
+    # again by the driver (False: a driver that cannot recover)
+    display_back: bool = True
+
+
+@dataclass
+class Result:
+    cfg: Config
+    expect: Expect
+    feature_offered: Optional[bool] = None
+    events: List[str] = field(default_factory=list)
+    frozen_asleep: Optional[bool] = None
+    frozen_after: Optional[bool] = None
+    painted: bool = False
+    # fraction of the screen that differs after vs before the sleep,
+    # outside and inside the texture panel, and of the new picture
+    # vs test pattern 1
+    changed: float = 1.0
+    panel_changed: float = 1.0
+    new_picture_off: float = 1.0
+    checks: Dict[str, str] = field(default_factory=dict)
+    new_texture: Optional[str] = None
+    # resources the guest created again after the sleep (QEMU's trace)
+    recreated: Optional[int] = None
+    # the guest driver's "device state lost" reports
+    loss_reports: List[str] = field(default_factory=list)
+    console_problems: List[str] = field(default_factory=list)
+    freeze_mode_errors: List[str] = field(default_factory=list)
+    exitcode: Optional[int] = None
+    pictures: Dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: Optional[str] = None
+
+    @property
+    def display_back(self) -> bool:
+        """The picture is back (outside the texture panel)."""
+        return self.painted and self.changed < 0.001
+
+    @property
+    def panel_back(self) -> bool:
+        """The texture panel shows what it showed before the sleep."""
+        return self.panel_changed < 0.001
+
+    @property
+    def new_picture_shown(self) -> bool:
+        return self.new_picture_off < 0.01
+
+    @property
+    def texture_kept(self) -> Optional[bool]:
+        v = self.checks.get("texture-0")
+        return None if v in (None, "SKIP") else v == "PASS"
+
+
+def problems(r: Result) -> List[str]:
+    """Everything in r that differs from what its case expects."""
+    cfg, exp = r.cfg, r.expect
+    out = []
+    if r.error:
+        out.append(r.error)
+    freeze = cfg.mode == "freeze"
+    if r.feature_offered is not None and r.feature_offered != freeze:
+        out.append(f"VIRTIO_F_FREEZE_MODE offered: {r.feature_offered}, "
+                   f"expected {freeze}")
+    if r.error:
+        return out
+    kept = "kept" if exp.kept else "lost"
+    if r.events != ["SUSPEND", "WAKEUP"]:
+        out.append(f"QEMU events {r.events}, expected SUSPEND, WAKEUP")
+    if r.frozen_asleep != freeze:
+        out.append(f"frozen while asleep: {r.frozen_asleep}, expected "
+                   f"{freeze}")
+    if r.frozen_after is not False:
+        out.append(f"still frozen after the guest resumed "
+                   f"({r.frozen_after}): the driver did not thaw it")
+    if not r.painted:
+        out.append("no test pattern on the screen before the sleep")
+    if r.checks.get("rtcwake"):
+        out.append(f"rtcwake failed ({r.checks['rtcwake']})")
+    if r.checks.get("scanout") != "PASS":
+        out.append(f"the CRTC after resume: {r.checks.get('scanout')}")
+    if cfg.gl and r.texture_kept != exp.kept:
+        out.append(f"texture 0 {'kept' if r.texture_kept else 'lost'}, "
+                   f"expected {kept}")
+    if cfg.gl and r.panel_back != exp.kept:
+        out.append(f"texture panel on the screen "
+                   f"{'the same' if r.panel_back else 'changed'} "
+                   f"({r.panel_changed:.1%}), expected {kept}")
+    if exp.kept and r.recreated != 0:
+        out.append(f"the guest created {r.recreated} resources again after "
+                   "the sleep: the device's were not kept")
+    if not exp.kept and not r.recreated and exp.display_back:
+        out.append("the guest created no resource again after losing them")
+    if exp.kept and r.loss_reports:
+        out.append(f"the guest reports a loss: {r.loss_reports[0]}")
+    if not exp.kept and exp.display_back and len(r.loss_reports) != 1:
+        out.append(f"the guest reported the loss {len(r.loss_reports)} "
+                   "times, expected once")
+    if r.display_back != exp.display_back:
+        out.append(f"{r.changed:.1%} of the screen changed across the "
+                   f"sleep: display {'back' if r.display_back else 'lost'},"
+                   f" expected {'back' if exp.display_back else 'lost'}")
+    if r.new_picture_shown != exp.display_back:
+        out.append(f"the new picture after resume is "
+                   f"{'shown' if r.new_picture_shown else 'NOT shown'} "
+                   f"({r.new_picture_off:.1%} off test pattern 1)")
+    if cfg.gl and exp.kept and r.new_texture != "PASS":
+        out.append(f"a new texture after resume: {r.new_texture}")
+    for line in r.console_problems:
+        out.append(f"guest console: {line.strip()}")
+    for line in r.freeze_mode_errors:
+        out.append(f"QEMU: {line.strip()}")
+    if r.exitcode != 0:
+        out.append(f"QEMU exited with status {r.exitcode} after 'quit' "
+                   "(0 expected)")
+    return out
+
+
+def run(cfg: Config, expect: Expect, outdir: str, seconds: int = 3) -> Result:
+    """One sleep cycle of the guest; pictures and logs go to outdir."""
+    r = Result(cfg, expect)
+    t0 = time.monotonic()
+    tag = f"[{cfg.name}]"
+    g = Guest(cfg, outdir)
+    pic = {k: os.path.join(outdir, f"{cfg.name}-{k}.png")
+           for k in ("before", "after", "new")}
+    try:
+        g.start()
+        r.feature_offered = g.feature_offered
+        g.redraw()
+        before = g.screenshot(pic["before"])
+        r.pictures["before"] = pic["before"]
+        r.painted = pictures.distinct_colours(before) >= 8
+        say(f"{tag} pattern 0 on the screen: "
+            f"{'yes' if r.painted else 'NO'}; suspending to RAM")
+
+        created = []
+
+        def asleep():
+            r.frozen_asleep = g.frozen()
+            created.append(g.resources_created())
+        done = g.sleep("mem", seconds, asleep)
+        r.events = list(g.events)
+        r.checks = done.checks
+        r.frozen_after = g.frozen()
+        if created:
+            r.recreated = g.resources_created() - created[0]
+        say(f"{tag} after resume: frozen asleep {r.frozen_asleep}, after "
+            f"{r.frozen_after}; guest checks " +
+            ", ".join(f"{k} {v}" for k, v in done.checks.items()))
+        g.redraw()
+        after = g.screenshot(pic["after"])
+        r.pictures["after"] = pic["after"]
+        panel = pictures.texture_panel(before)
+        r.changed = pictures.difference(before, after, panel, inside=False)
+        r.panel_changed = (pictures.difference(before, after, panel)
+                           if cfg.gl else 0.0)
+        g.command("paint 1")
+        time.sleep(1)
+        new = g.screenshot(pic["new"])
+        r.pictures["new"] = pic["new"]
+        r.new_picture_off = pictures.difference(
+            new, pictures.pattern(1, new[0], new[1]))
+        if cfg.gl:
+            r.new_texture = g.command("texture 1").checks.get("texture-1")
+        say(f"{tag} display after resume: "
+            f"{'SAME as before' if r.display_back else 'CHANGED'} "
+            f"({r.changed:.1%} differs); new picture "
+            f"{'shown' if r.new_picture_shown else 'NOT shown'}"
+            + (f"; new texture {r.new_texture}" if cfg.gl else ""))
+    except GuestError as e:
+        r.error = str(e)
+        say(f"{tag} ERROR: {r.error}")
+    finally:
+        r.exitcode = g.stop()
+        if g.console:
+            r.console_problems = g.console_problems()
+            r.loss_reports = [line for line in g.console.all
+                              if "device state lost" in line]
+        r.freeze_mode_errors = g.freeze_mode_errors()
+        r.seconds = time.monotonic() - t0
+        say(f"{tag} QEMU exit status {r.exitcode}; {r.seconds:.0f} s")
+    return r
+
+
+def report(results: List[Result], path: str, title: str) -> str:
+    """The results as a markdown table, with each case's pictures side by
+    side (before | after | new) next to it; returns the table."""
+    outdir = os.path.dirname(path)
+    lines = ["| case | machine | GPU placement | kept by | frozen asleep"
+             " / after | display after sleep | texture 0 | re-created by"
+             " the guest | new picture | expected | verdict | time |"
+             " before / after / new |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        cfg = r.cfg
+        pic = ""
+        shots = [r.pictures[k] for k in ("before", "after", "new")
+                 if k in r.pictures and os.path.exists(r.pictures[k])]
+        if len(shots) >= 2:
+            both = os.path.join(outdir, f"{cfg.name}.png")
+            pictures.save_png(pictures.side_by_side(
+                [pictures.read_png(s) for s in shots]), both)
+            pic = f"![{cfg.name}]({os.path.basename(both)})"
+        bad = problems(r)
+        kept = r.texture_kept
+        lines.append(
+            f"| {cfg.name} | {cfg.machine} | {cfg.placement} | "
+            f"{cfg.mode_name} | {r.frozen_asleep} / {r.frozen_after} | "
+            f"{'back' if r.display_back else 'LOST'} | "
+            f"{'-' if kept is None else 'kept' if kept else 'LOST'} | "
+            f"{r.recreated} | "
+            f"{'shown' if r.new_picture_shown else 'NOT shown'} | "
+            f"{'kept' if r.expect.kept else 'lost'} | "
+            f"{'ok' if not bad else 'WRONG: ' + '; '.join(bad)[:300]} | "
+            f"{r.seconds:.0f} s | {pic} |")
+    table = "\n".join(lines) + "\n"
+    with open(path, "w") as f:
+        f.write(f"# {title}\n\n" + table)
+    return table
