@@ -1,18 +1,21 @@
 #!/bin/sh
-# Build the S3 test guest's initramfs in build/guest/initramfs.cpio:
-# busybox (static), rtcwake from util-linux with the C library it needs,
-# guest/init and the guest programs compiled statically from guest/*.c
-# against the guest kernel's uapi headers.
+# Build the S3 test guest's initramfs for the base BASE (scripts/base.sh)
+# in build/<linux tree>-guest/initramfs.cpio: busybox (static), rtcwake
+# from util-linux with the C library it needs, guest/init and the guest
+# programs compiled statically from guest/*.c against the guest kernel's
+# uapi headers.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=$top/build/guest
+. "$top/scripts/base.sh"
+out=$top/build/$LINUX_TREE-guest
 root=$out/root
+obj=$top/build/$LINUX_TREE-build
 
 say() { printf 'build initramfs: %s\n' "$*"; }
 
 # the guest programs use the guest kernel's own uapi headers (drm)
-hdr=$top/build/linux-build/usr/include
-make -s -C "$top/build/linux" O="$top/build/linux-build" headers
+hdr=$obj/usr/include
+make -s -C "$top/build/$LINUX_TREE" O="$obj" headers
 
 rm -rf "$root"
 mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
@@ -31,4 +34,4 @@ done
 cp "$top/guest/init" "$root/init"
 chmod 755 "$root/init"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
-say "done: build/guest/initramfs.cpio ($(du -k "$out/initramfs.cpio" | cut -f1) KiB)"
+say "done: ${out#"$top"/}/initramfs.cpio ($(du -k "$out/initramfs.cpio" | cut -f1) KiB)"

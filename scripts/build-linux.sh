@@ -1,10 +1,14 @@
 #!/bin/sh
-# Build the guest kernel from build/linux in build/linux-build:
-# 'make tinyconfig' plus guest/kernel.config, then bzImage.
+# Build the guest kernel for the base BASE (scripts/base.sh), from
+# build/<linux tree> in build/<linux tree>-build: 'make tinyconfig' plus
+# guest/kernel.config, then bzImage.
+# LINUX_OBJ builds the tree somewhere else (the kernel without the series:
+# scripts/build-guest.sh).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-src=$top/build/linux
-obj=$top/build/linux-build
+. "$top/scripts/base.sh"
+src=$top/build/$LINUX_TREE
+obj=${LINUX_OBJ:-$top/build/$LINUX_TREE-build}
 frag=$top/guest/kernel.config
 jobs=${JOBS:-$(nproc)}
 
@@ -43,4 +47,4 @@ cc=gcc
 	awk '/[Ee]rror|[Ww]arning:/ { print; fflush(); next }
 	     { n++; if (n % 300 == 1) { print "build linux: " n " steps"; fflush() } }'
 [ "$(cat "$obj/.make-status")" = 0 ] || { say "make failed"; exit 1; }
-say "done: build/linux-build/arch/x86/boot/bzImage"
+say "done: ${obj#"$top"/}/arch/x86/boot/bzImage"

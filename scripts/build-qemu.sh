@@ -1,5 +1,6 @@
 #!/bin/sh
-# Configure (once) and build QEMU from build/qemu in build/qemu-build.
+# Configure (once) and build QEMU for the base BASE (scripts/base.sh):
+# from build/<qemu tree> in build/<qemu tree>-build.
 #
 # The configuration is the smallest that serves the series and its tests:
 #   x86_64-softmmu only; TCG and KVM; OpenGL, virglrenderer, SDL (the GL
@@ -7,16 +8,33 @@
 #   no downloads (subprojects) and no firmware blobs installed (the +ds
 #   source ships none: Debian's seabios, ipxe-qemu and qemu-system-data
 #   provide them, linked in below).
+# virglrenderer is the pinned 1.1.0 (scripts/build-virgl.sh), found with
+#   pkg-config and linked with an rpath, so that QEMU's blob, hostmem,
+#   context-init and async-fence code is built (VIRGL_VERSION_MAJOR 1).
 # --python=/usr/bin/python3: a python3 earlier on PATH (pyenv, a venv) must
 # not shadow Debian's, whose meson and modules the build uses.
 # ccache: QEMU's configure hands meson a plain 'cc', so ask for it here.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-src=$top/build/qemu
-# QEMU_BUILD_DIR and QEMU_EXTRA_CONFIGURE serve other builds of the same
-# tree (scripts/check-asan.sh)
-obj=${QEMU_BUILD_DIR:-$top/build/qemu-build}
+. "$top/scripts/base.sh"
+src=$top/build/$QEMU_TREE
+# QEMU_BUILD_DIR, QEMU_EXTRA_CONFIGURE and QEMU_CC serve other builds of
+# the same tree (scripts/check-asan.sh).  PRISTINE=1 builds the base
+# without the series, from a worktree at 'base', in
+# build/<qemu tree>-pristine-build (check-known, bench).
+obj=${QEMU_BUILD_DIR:-$top/build/$QEMU_TREE-build}
+if [ "${PRISTINE:-}" = 1 ]; then
+	src=$top/build/$QEMU_TREE-pristine
+	obj=$top/build/$QEMU_TREE-pristine-build
+	if [ "$(git -C "$src" rev-parse HEAD 2>/dev/null)" != \
+	     "$(git -C "$top/build/$QEMU_TREE" rev-parse base)" ]; then
+		rm -rf "$src" "$obj"
+		git -C "$top/build/$QEMU_TREE" worktree prune
+		git -C "$top/build/$QEMU_TREE" worktree add -q --detach "$src" base
+	fi
+fi
 jobs=${JOBS:-$(nproc)}
+virgl=$top/build/virglrenderer-$VIRGL_VERSION/install
 
 say() { printf 'build qemu: %s\n' "$*"; }
 
@@ -26,9 +44,13 @@ CONFIGURE_FLAGS="--target-list=x86_64-softmmu --without-default-features
 	--disable-download --disable-install-blobs
 	--python=/usr/bin/python3"
 
-cc=gcc
-if [ -x /usr/lib/ccache/gcc ]; then
-	cc=/usr/lib/ccache/gcc
+"$top/scripts/build-virgl.sh"
+PKG_CONFIG_PATH=$virgl/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+export PKG_CONFIG_PATH
+
+cc=${QEMU_CC:-gcc}
+if [ -x "/usr/lib/ccache/$cc" ]; then
+	cc=/usr/lib/ccache/$cc
 	# One cache for every clone of the project: paths below the project
 	# are hashed relative to it, and the working directory is left out
 	# (it only names the folder in the debug info).
@@ -38,7 +60,7 @@ if [ -x /usr/lib/ccache/gcc ]; then
 	ccache -M 5G >/dev/null 2>&1 || true
 fi
 
-flags="$CONFIGURE_FLAGS --cc=$cc${QEMU_EXTRA_CONFIGURE:+ $QEMU_EXTRA_CONFIGURE}"
+flags="$CONFIGURE_FLAGS --cc=$cc --extra-ldflags=-Wl,-rpath,$virgl/lib${QEMU_EXTRA_CONFIGURE:+ $QEMU_EXTRA_CONFIGURE}"
 stamp=$obj/.configure-flags
 if [ ! -f "$obj/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$flags" ]; then
 	say "configure (out of tree, in ${obj#"$top"/})"
@@ -52,6 +74,11 @@ if [ ! -f "$obj/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$flags" ];
 	}
 	echo "$flags" >"$stamp"
 fi
+grep -q "define VIRGL_VERSION_MAJOR 1" "$obj/config-host.h" || {
+	say "configure did not find virglrenderer $VIRGL_VERSION (${virgl#"$top"/}):"
+	grep VIRGL_VERSION "$obj/config-host.h" >&2 || true
+	exit 1
+}
 
 say "ninja -j$jobs ${*:-(all)}"
 # Not on a terminal ninja prints a line a step: keep every 200th one and
@@ -77,4 +104,4 @@ for f in /usr/share/seabios/*.bin /usr/share/qemu/*.bin /usr/share/qemu/*.rom \
 	[ -e "$f" ] || continue
 	[ -e "$fw/$(basename "$f")" ] || ln -s "$f" "$fw/"
 done
-say "done: ${obj#"$top"/}/qemu-system-x86_64"
+say "done: ${obj#"$top"/}/qemu-system-x86_64 (base $BASE)"

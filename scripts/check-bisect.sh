@@ -1,12 +1,13 @@
 #!/bin/sh
-# Build every commit of the QEMU and the Linux series in turn (base+1,
-# base+2, ...), as 'git bisect' would meet them: each patch must build on
-# its own.  Runs in build/qemu and build/qemu-build, build/linux and
-# build/linux-build (incremental, ccache) and returns each tree to where it
-# was.  Refuses a tree with uncommitted changes.
+# Build every commit of the QEMU and the Linux series of the base BASE
+# (default primary) in turn (base+1, base+2, ...), as 'git bisect' would
+# meet them: each patch must build on its own.  Runs in the base's trees
+# and their build folders (incremental, ccache) and returns each tree to
+# where it was.  Refuses a tree with uncommitted changes.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-tree=$top/build/qemu
+. "$top/scripts/base.sh"
+tree=$top/build/$QEMU_TREE
 "$top/scripts/tree.sh" qemu >/dev/null
 "$top/scripts/build-qemu.sh" >/dev/null
 g() { git -C "$tree" "$@"; }
@@ -37,9 +38,9 @@ bisect() {
 	trap - EXIT
 }
 
-bisect "$tree" ninja -C "$top/build/qemu-build"
+bisect "$tree" ninja -C "$top/build/$QEMU_TREE-build"
 
-tree=$top/build/linux
+tree=$top/build/$LINUX_TREE
 "$top/scripts/tree.sh" linux >/dev/null
 "$top/scripts/build-linux.sh" >/dev/null
 bisect "$tree" "$top/scripts/build-linux.sh"

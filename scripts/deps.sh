@@ -15,12 +15,21 @@
 # half way through a run.  'make check' runs it first.
 set -eu
 
-# Building QEMU (minimal configure, see scripts/build-qemu.sh).
+# Building virglrenderer 1.1.0 (scripts/build-virgl.sh) and QEMU against it
+# (minimal configure, see scripts/build-qemu.sh).  Debian's own
+# libvirglrenderer-dev is not used: bookworm's 0.10.4 compiles QEMU's blob,
+# hostmem and context-init paths out.
 BUILD_QEMU="meson ninja-build pkgconf gcc make flex bison python3-venv ccache
 	libglib2.0-dev zlib1g-dev libpixman-1-dev libepoxy-dev
-	libvirglrenderer-dev libsdl2-dev libgbm-dev libdrm-dev libslirp-dev"
+	libsdl2-dev libgbm-dev libdrm-dev libslirp-dev"
+# The sanitizer and fuzzing build (scripts/build-qemu-asan.sh: clang with
+# ASan, UBSan and libFuzzer, whose runtimes are in libclang-rt-dev).
+BUILD_ASAN="clang libclang-rt-dev"
 # Fetching and unpacking the pinned sources, maintaining the patch trees.
 SOURCES="git dpkg-dev xz-utils ca-certificates perl"
+# QEMU's scripts/update-linux-headers.sh (tests/spec checks QEMU's header
+# patch against it)
+HEADERS="rsync"
 # Building the guest kernel and its initramfs.
 BUILD_LINUX="bc cpio libelf-dev busybox-static util-linux"
 # Running QEMU from the build tree: firmware, the GL display, screenshots.
@@ -28,8 +37,11 @@ RUNTIME="seabios qemu-system-data ipxe-qemu xvfb xauth libgl1-mesa-dri
 	x11-apps x11-utils netpbm"
 # QEMU's qtests: cdrom-test makes ISO images with xorrisofs.
 QTESTS="xorriso"
-# The harness's own tests.
-TESTS="python3 python3-pytest"
+# The harness's own tests (pytest-timeout: a guest that hangs fails its
+# test instead of stopping the run); plots of the soak and the benchmark.
+TESTS="python3 python3-pytest python3-pytest-timeout python3-matplotlib"
+# 'make fresh-debian': a bare Debian root to run the README's commands in.
+FRESH="debootstrap"
 
 # The virtio spec's PDF (make spec-pdf, the spec's own makepdf.sh with
 # xelatex): only with 'deps.sh spec-pdf', about 250 MB to download.
@@ -46,14 +58,17 @@ flex:flex bison:bison bc:bc cpio:cpio busybox:busybox-static
 rtcwake:util-linux unshare:util-linux mount:mount ldd:libc-bin
 xvfb-run:xvfb Xvfb:xvfb xauth:xauth xwd:x11-apps xwininfo:x11-utils
 xprop:x11-utils xwdtopnm:netpbm pnmtopng:netpbm pngtopnm:netpbm
-ppmtoppm:netpbm xorrisofs:xorriso python3:python3
+ppmtoppm:netpbm xorrisofs:xorriso python3:python3 rsync:rsync
+clang:clang clang++:clang debootstrap:debootstrap chroot:coreutils
 "
 # Python modules the harness imports, with their packages
-PYMODULES="pytest:python3-pytest"
+PYMODULES="pytest:python3-pytest pytest_timeout:python3-pytest-timeout
+	matplotlib:python3-matplotlib"
 # Only for 'deps.sh spec-pdf'
 PROGRAMS_SPEC_PDF="xelatex:texlive-xetex"
 
-PACKAGES="$BUILD_QEMU $SOURCES $BUILD_LINUX $RUNTIME $QTESTS $TESTS"
+PACKAGES="$BUILD_QEMU $BUILD_ASAN $SOURCES $HEADERS $BUILD_LINUX $RUNTIME
+	$QTESTS $TESTS $FRESH"
 check=
 case ${1:-} in
 spec-pdf) PACKAGES="$PACKAGES $SPEC_PDF"; PROGRAMS="$PROGRAMS $PROGRAMS_SPEC_PDF" ;;
@@ -85,7 +100,7 @@ check_programs() {
 		# packages every Debian has (priority required)
 		*)
 			case $pkg in
-			dpkg|apt|mount|libc-bin) ;;
+			dpkg|apt|mount|libc-bin|coreutils) ;;
 			*) say "$prog: its package $pkg is not in the lists"; bad=1 ;;
 			esac ;;
 		esac

@@ -1,17 +1,20 @@
 #!/bin/sh
 # export.sh qemu|linux|virtio-spec
 #
-# Write build/<component>'s commits since 'base' to patches/<component>/ as
-# a 'git format-patch' series and rewrite its quilt 'series' file.  The
-# output depends only on the commits: exporting an unchanged tree changes
-# no byte (no version signature, zeroed From lines, fixed abbreviations).
+# Write the commits since 'base' of the component's tree for the base BASE
+# (scripts/base.sh) to patches/<tree>/ as a 'git format-patch' series and
+# rewrite its quilt 'series' file.  The output depends only on the
+# commits: exporting an unchanged tree changes no byte (no version
+# signature, zeroed From lines, fixed abbreviations).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/base.sh"
 c=${1:-}
 case $c in
 qemu|linux|virtio-spec) ;;
-*) echo "usage: export.sh qemu|linux|virtio-spec" >&2; exit 2 ;;
+*) echo "usage: [BASE=...] export.sh qemu|linux|virtio-spec" >&2; exit 2 ;;
 esac
+c=$(tree_of "$c")
 tree=$top/build/$c
 out=$top/patches/$c
 

@@ -1,15 +1,17 @@
 #!/bin/sh
-# fetch.sh qemu|linux|virtio-spec
+# fetch.sh qemu|linux|virtio-spec|virglrenderer
 #
-# Bring the pinned base of one component into build/cache/ once, and check
-# every file against SHA256SUMS.  Debian sources come through a project-local
-# apt configuration (build/apt/) that adds Debian 13's suite from the mirror
-# this machine's apt already uses; the system's own sources stay untouched.
-# A cached file whose checksum does not match is never used nor replaced
-# silently: the run stops and says so.
+# Bring the pinned source of one component of the base BASE (pins/$BASE,
+# default primary) into build/cache/ once, and check every file against
+# SHA256SUMS.  Debian sources come through a project-local apt
+# configuration (build/apt/) that adds the suites the pins name (trixie,
+# trixie-backports, sid) from the mirror this machine's apt already uses;
+# the system's own sources stay untouched.  A cached file whose checksum
+# does not match is never used nor replaced silently: the run stops and
+# says so.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-. "$top/pins"
+. "$top/scripts/base.sh"
 cache=$top/build/cache
 apt_dir=$top/build/apt
 mkdir -p "$cache"
@@ -35,26 +37,35 @@ again: rm build/cache/$1"
 	fi
 }
 
-# Files of a component, as listed in SHA256SUMS.
+# Files of a component, as listed in SHA256SUMS: the names that begin
+# with PREFIX.
 files_of() {
-	awk -v re="$1" '$2 ~ re { print $2 }' "$top/SHA256SUMS"
+	awk -v p="$1" 'index($2, p) == 1 { print $2 }' "$top/SHA256SUMS"
 }
 
-# all_cached RE: true when every file matching RE is in the cache.
+# all_cached PREFIX: true when every file named so is in the cache.
 all_cached() {
 	for f in $(files_of "$1"); do
 		[ -f "$cache/$f" ] || return 1
 	done
 }
 
+# Every suite any base's pins name, so that switching bases never needs
+# other lists
+apt_suites() {
+	for f in "$top"/pins/*; do
+		# shellcheck disable=SC1090 # the pins, one by one
+		(. "$f"; echo "${QEMU_SUITE:-} ${LINUX_SUITE:-}")
+	done | tr ' ' '\n' | sed '/^$/d' | sort -u
+}
+
 apt_setup() {
-	suite=$1
 	mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
 	mirror=$("$top/scripts/debian-mirror.sh")
-	cat >"$apt_dir/sources.list.new" <<-SRC
-	deb $mirror $suite main
-	deb-src $mirror $suite main
-	SRC
+	for suite in $(apt_suites); do
+		echo "deb $mirror $suite main"
+		echo "deb-src $mirror $suite main"
+	done >"$apt_dir/sources.list.new"
 	cat >"$apt_dir/apt.conf" <<-CONF
 	Dir::Etc::SourceList "$apt_dir/sources.list";
 	Dir::Etc::SourceParts "$apt_dir/sources.list.d";
@@ -100,34 +111,61 @@ apt_fetch() {
 
 missing_pin() {
 	die "$1 version $2 is not in Debian $3 on this machine's mirror any more.
-The pin in 'pins' must be bumped: set the new version there, replace its
-sums in SHA256SUMS, run 'make tree' and rebase the series (README.rst,
+The pin in pins/$BASE must be bumped: set the new version there, replace
+its sums in SHA256SUMS, run 'make tree' and rebase the series (README.rst,
 'Moving to a new base').  No other version is taken in its place."
 }
 
 fetch_qemu() {
-	re='^qemu_'
+	# qemu_10.2.2+ds-1.dsc, qemu_10.2.2+ds.orig.tar.xz, ...debian.tar.xz
+	v=$(noepoch "$QEMU_VERSION")
+	re="${QEMU_SOURCE}_${v%-*}"
 	if ! all_cached "$re"; then
-		apt_setup "$QEMU_SUITE"
+		apt_setup
 		say "downloading source package $QEMU_SOURCE $QEMU_VERSION"
 		apt_fetch apt-get source -q --download-only \
 			"$QEMU_SOURCE=$QEMU_VERSION" ||
 			missing_pin "source package $QEMU_SOURCE" "$QEMU_VERSION" "$QEMU_SUITE"
 	fi
+	[ -n "$(files_of "$re")" ] || die "SHA256SUMS has no files of $QEMU_SOURCE $QEMU_VERSION"
 	for f in $(files_of "$re"); do verify "$f"; done
 	say "qemu $QEMU_VERSION: sha256 verified"
 }
 
 fetch_linux() {
-	re="^${LINUX_PACKAGE}_"
-	if ! all_cached "$re"; then
-		apt_setup "$LINUX_SUITE"
+	f=${LINUX_PACKAGE}_${LINUX_VERSION}_all.deb
+	if [ ! -f "$cache/$f" ]; then
+		apt_setup
 		say "downloading $LINUX_PACKAGE $LINUX_VERSION (150 MB)"
 		apt_fetch apt-get download -q "$LINUX_PACKAGE=$LINUX_VERSION" ||
 			missing_pin "package $LINUX_PACKAGE" "$LINUX_VERSION" "$LINUX_SUITE"
+		# apt names the file with the epoch's colon escaped, if any
+		[ -f "$cache/$f" ] || die "apt did not write build/cache/$f"
 	fi
-	for f in $(files_of "$re"); do verify "$f"; done
+	verify "$f"
 	say "$LINUX_PACKAGE $LINUX_VERSION: sha256 verified"
+}
+
+# virglrenderer's release archive: from VIRGL_SRC (a path), else
+# ../shared/virglrenderer/, else the upstream URL; checked against
+# SHA256SUMS either way.
+fetch_virgl() {
+	f=$VIRGL_TARBALL
+	if [ ! -f "$cache/$f" ]; then
+		src=${VIRGL_SRC:-$top/../shared/virglrenderer/$f}
+		if [ -f "$src" ]; then
+			cp "$src" "$cache/$f.tmp"
+		else
+			say "downloading $VIRGL_URL"
+			command -v curl >/dev/null ||
+				die "no $src and no curl: set VIRGL_SRC to $f"
+			curl -fsSL -o "$cache/$f.tmp" "$VIRGL_URL" ||
+				die "cannot download $VIRGL_URL; set VIRGL_SRC to a copy of $f"
+		fi
+		mv "$cache/$f.tmp" "$cache/$f"
+	fi
+	verify "$f"
+	say "virglrenderer $VIRGL_VERSION: sha256 verified"
 }
 
 # The spec comes from VIRTIO_SPEC_SRC (a tarball, or a clone of the
@@ -170,5 +208,6 @@ case ${1:-} in
 qemu) fetch_qemu ;;
 linux) fetch_linux ;;
 virtio-spec) fetch_spec ;;
-*) die "usage: fetch.sh qemu|linux|virtio-spec" ;;
+virglrenderer) fetch_virgl ;;
+*) die "usage: fetch.sh qemu|linux|virtio-spec|virglrenderer" ;;
 esac

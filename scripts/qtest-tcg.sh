@@ -19,7 +19,7 @@
 #
 # A glib test stops at its first failed assertion, so a known failing
 # subtest would hide every subtest after it.  Each one listed as
-# "fail TEST:SUBTEST" in tests/qtest-known-failures is skipped here with
+# "fail TEST:SUBTEST" in tests/qtest-known-failures/$BASE is skipped here with
 # glib's '-s SUBTEST' (it reports "# SKIP by request"); scripts/check.py
 # runs it on its own afterwards to see that it still fails.  That run sets
 # QTEST_KNOWN_RUN=1, which turns the skipping off, and QTEST_KNOWN_TIMEOUT
@@ -31,7 +31,7 @@ set -eu
 if [ "${QTEST_KVM:-0}" = 1 ]; then
 	exec "$@"
 fi
-known=$(cd "$(dirname "$0")/.." && pwd)/tests/qtest-known-failures
+known=$(cd "$(dirname "$0")/.." && pwd)/tests/qtest-known-failures/${BASE:-primary}
 test=$1
 shift
 for a in "$@"; do

@@ -1,32 +1,34 @@
 #!/bin/sh
 # tree.sh qemu|linux|virtio-spec
 #
-# Make build/<component> a git tree: the pinned, verified base committed and
-# tagged 'base', then the series from patches/<component>/series applied
-# with 'git am'.  A tree that already holds exactly the series is left as it
-# is (so incremental builds stay incremental).  A tree with work that is not
-# in patches/ -- uncommitted changes, or commits that were not exported --
-# is never thrown away: the script stops and says what to do.  FORCE=1
-# discards such work (commits stay in build/<component>'s reflog).
+# Make the component's tree for the base BASE (pins/$BASE, default primary;
+# scripts/base.sh): build/<tree>, the pinned, verified base committed and
+# tagged 'base', then the series from patches/<tree>/series applied with
+# 'git am'.  A tree that already holds exactly the series is left as it
+# is (so incremental builds stay incremental).  A tree with work that is
+# not in patches/ -- uncommitted changes, or commits that were not
+# exported -- is never thrown away: the script stops and says what to do.
+# FORCE=1 discards such work (commits stay in build/<tree>'s reflog).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-. "$top/pins"
+. "$top/scripts/base.sh"
 c=${1:-}
 case $c in
 qemu) pin=$QEMU_VERSION ;;
 linux) pin=$LINUX_VERSION ;;
 virtio-spec) pin=$SPEC_COMMIT ;;
-*) echo "usage: tree.sh qemu|linux|virtio-spec" >&2; exit 2 ;;
+*) echo "usage: [BASE=...] tree.sh qemu|linux|virtio-spec" >&2; exit 2 ;;
 esac
-tree=$top/build/$c
-patches=$top/patches/$c
+name=$(tree_of "$c")
+tree=$top/build/$name
+patches=$top/patches/$name
 cache=$top/build/cache
 applied=refs/harness/applied
 harness="qemu-freeze-mode harness"
 harness_email=harness@localhost
 
-say() { printf 'tree %s: %s\n' "$c" "$*"; }
-die() { printf 'tree %s: error: %s\n' "$c" "$*" >&2; exit 1; }
+say() { printf 'tree %s: %s\n' "$name" "$*"; }
+die() { printf 'tree %s: error: %s\n' "$name" "$*" >&2; exit 1; }
 g() { git -C "$tree" "$@"; }
 
 series_files() {
@@ -49,10 +51,10 @@ check_no_work() {
 	dirty=$(g status --porcelain)
 	if [ -n "$dirty" ]; then
 		[ "${FORCE:-}" = 1 ] && { say "FORCE=1: discarding uncommitted changes"; return; }
-		die "build/$c has uncommitted changes:
+		die "build/$name has uncommitted changes:
 $(echo "$dirty" | head -20)
-Commit them in build/$c and run 'make export', or discard them
-('git -C build/$c stash', or 'make tree FORCE=1')."
+Commit them in build/$name and run 'make export', or discard them
+('git -C build/$name stash', or 'make tree FORCE=1')."
 	fi
 	if [ "$(g rev-parse HEAD)" = "$(g rev-parse -q --verify $applied || true)" ]; then
 		return
@@ -60,18 +62,18 @@ Commit them in build/$c and run 'make export', or discard them
 	if [ "$(tree_ids)" = "$(series_ids)" ]; then
 		return
 	fi
-	[ "${FORCE:-}" = 1 ] && { say "FORCE=1: discarding commits not in patches/$c"; return; }
-	die "build/$c has commits that are not in patches/$c:
+	[ "${FORCE:-}" = 1 ] && { say "FORCE=1: discarding commits not in patches/$name"; return; }
+	die "build/$name has commits that are not in patches/$name:
 $(g log --oneline base..HEAD | head -20)
-Run 'make export' to keep them (then commit patches/$c), or 'make tree
-FORCE=1' to drop them (they stay in 'git -C build/$c reflog')."
+Run 'make export' to keep them (then commit patches/$name), or 'make tree
+FORCE=1' to drop them (they stay in 'git -C build/$name reflog')."
 }
 
 unpack() {
 	new=$1
 	case $c in
 	qemu)
-		dsc=$(ls "$cache"/qemu_*.dsc)
+		dsc=$cache/${QEMU_SOURCE}_$(noepoch "$QEMU_VERSION").dsc
 		dpkg-source --no-check -x "$dsc" "$new" >/dev/null
 		# quilt's bookkeeping of the Debian patches, not source; and the
 		# copy of the orig tarball dpkg-source leaves beside the tree
@@ -93,7 +95,7 @@ unpack() {
 }
 
 make_base() {
-	new=$top/build/.$c.new
+	new=$top/build/.$name.new
 	rm -rf "$new"
 	say "unpacking $pin"
 	unpack "$new"
@@ -132,12 +134,12 @@ apply_series() {
 	n=0
 	committer_env
 	for p in $(series_files); do
-		[ -f "$p" ] || die "patches/$c/series names $(basename "$p"), which is missing"
+		[ -f "$p" ] || die "patches/$name/series names $(basename "$p"), which is missing"
 		if ! out=$(g am -q --whitespace=nowarn "$p" 2>&1); then
 			die "'git am $(basename "$p")' failed; git said:
 $(echo "$out" | sed 's/^/  /')
 The tree is left mid-'git am' for you to inspect
-(git -C build/$c am --show-current-patch; git -C build/$c am --abort)."
+(git -C build/$name am --show-current-patch; git -C build/$name am --abort)."
 		fi
 		n=$((n + 1))
 	done
@@ -148,9 +150,9 @@ The tree is left mid-'git am' for you to inspect
 "$top/scripts/fetch.sh" "$c"
 
 if [ -d "$tree/.git" ]; then
-	g rev-parse -q --verify base >/dev/null || die "build/$c has no 'base' tag; move it away and rerun"
+	g rev-parse -q --verify base >/dev/null || die "build/$name has no 'base' tag; move it away and rerun"
 	if [ -d "$tree/.git/rebase-apply" ]; then
-		[ "${FORCE:-}" = 1 ] || die "build/$c is in the middle of 'git am'; finish it (git am --continue / --abort) or use FORCE=1"
+		[ "${FORCE:-}" = 1 ] || die "build/$name is in the middle of 'git am'; finish it (git am --continue / --abort) or use FORCE=1"
 		g am --abort
 	fi
 	check_no_work
@@ -160,7 +162,7 @@ if [ -d "$tree/.git" ]; then
 			say "up to date (base $pin + $(series_files | wc -l) patches)"
 			exit 0
 		fi
-		say "resetting to base and applying patches/$c"
+		say "resetting to base and applying patches/$name"
 		g reset -q --hard base
 		g clean -q -fdx
 	else

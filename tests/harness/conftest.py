@@ -29,11 +29,13 @@ def spec_tarball():
     return os.path.join(CACHE, SPEC_TARBALL)
 
 
-def qemu_sources():
-    """The pinned QEMU source package files, downloaded into the real cache."""
+def qemu_sources(base="debian13", version="10.0.13"):
+    """The pinned QEMU source package files of a base, downloaded into the
+    real cache."""
     subprocess.run([os.path.join(TOP, "scripts", "fetch.sh"), "qemu"],
-                   check=True)
-    return sorted(n for n in os.listdir(CACHE) if n.startswith("qemu_"))
+                   check=True, env=dict(os.environ, BASE=base))
+    return sorted(n for n in os.listdir(CACHE)
+                  if n.startswith(f"qemu_{version}+"))
 
 
 class Project:
@@ -42,10 +44,12 @@ class Project:
         shutil.copytree(os.path.join(TOP, "scripts"),
                         os.path.join(root, "scripts"))
         # empty series: the tests make their own commits
-        for c in ("qemu", "linux", "virtio-spec"):
+        for c in ("qemu", "linux", "virtio-spec", "backport-qemu-10.0",
+                  "backport-linux-6.12"):
             os.makedirs(os.path.join(root, "patches", c))
             open(os.path.join(root, "patches", c, "series"), "w").close()
-        for f in ("pins", "SHA256SUMS", "Makefile"):
+        shutil.copytree(os.path.join(TOP, "pins"), os.path.join(root, "pins"))
+        for f in ("SHA256SUMS", "Makefile"):
             shutil.copy(os.path.join(TOP, f), root)
         self.cache = os.path.join(root, "build", "cache")
         os.makedirs(self.cache)

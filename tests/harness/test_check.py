@@ -152,8 +152,9 @@ def test_known_file_rules(tmp_path):
     f.write_text("# comment\nskip s/a  no cases here\n"
                  "fail s/b:/x/y  firmware differs\n")
     assert [k.name for k in check.parse_known(str(f))] == ["s/a", "s/b:/x/y"]
-    # the project's own file parses
-    assert check.parse_known(check.KNOWN_FILE)
+    # the project's own files parse
+    for base in check.BASES:
+        assert check.parse_known(check.known_file(base))
 
 
 # ------------------------------------------------------------- pytest
@@ -236,9 +237,10 @@ def fake_meson(tmp_path, monkeypatch):
     known.write_text("fail qtest-x86_64/b:/x86_64/b/two  firmware differs\n")
     series = tmp_path / "series"
     series.write_text("qtest-x86_64/a 2\n")
-    monkeypatch.setattr(check, "QEMU_BUILD", str(build))
-    monkeypatch.setattr(check, "KNOWN_FILE", str(known))
+    monkeypatch.setattr(check, "known_file", lambda base: str(known))
     monkeypatch.setattr(check, "SERIES_FILE", str(series))
+    base = check.bases.Base("fake", "a fake base", "qemu", "linux")
+    monkeypatch.setattr(check.bases.Base, "qemu_build", str(build))
     monkeypatch.setattr(check, "xvfb", lambda cmd: cmd)
 
     def scenario(**s):
@@ -246,7 +248,7 @@ def fake_meson(tmp_path, monkeypatch):
         path.write_text(json.dumps(s))
         monkeypatch.setenv("FAKE_SCENARIO", str(path))
         t = check.Tally()
-        check.stage_qtest(t, "qtest-x86_64")
+        check.stage_qtest(t, base, "qtest-x86_64")
         return t
     return scenario
 

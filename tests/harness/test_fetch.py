@@ -36,25 +36,25 @@ def test_corrupted_qemu_orig_is_refused(project):
         shutil.copy(os.path.join(CACHE, n), project.cache)
     orig = os.path.join(project.cache, "qemu_10.0.13+ds.orig.tar.xz")
     flip_byte(orig, 123456)
-    r = project.run("make", "tree-qemu")
+    r = project.run("make", "tree-qemu", env={"BASE": "debian13"})
     assert r.returncode != 0
     assert "checksum mismatch for build/cache/qemu_10.0.13+ds.orig.tar.xz" in r.stdout
     assert "6a0888e806c2ffc0c5f0733e974f9aea55491950d3c47c98669c8b236dde59ae" in r.stdout
     # the damaged file is left for the user to see, not replaced
     assert os.path.exists(orig)
-    assert not os.path.exists(project.path("build", "qemu"))
+    assert not os.path.exists(project.path("build", "backport-qemu-10.0"))
 
 
 def test_missing_pin_names_the_pin(project):
     """A version the archive no longer has: stop, name the pin, take nothing."""
-    pins = project.path("pins")
+    pins = project.path("pins", "debian13")
     with open(pins) as f:
         text = f.read()
     with open(pins, "w") as f:
         f.write(text.replace("QEMU_VERSION=1:10.0.13+ds-0+deb13u1",
                              "QEMU_VERSION=1:10.0.13+ds-0+deb13u99"))
-    r = project.script("fetch.sh", "qemu")
+    r = project.script("fetch.sh", "qemu", env={"BASE": "debian13"})
     assert r.returncode != 0
     assert "version 1:10.0.13+ds-0+deb13u99 is not in Debian trixie" in r.stdout
-    assert "The pin in 'pins' must be bumped" in r.stdout
+    assert "The pin in pins/debian13 must be bumped" in r.stdout
     assert not [n for n in os.listdir(project.cache) if n.startswith("qemu_")]

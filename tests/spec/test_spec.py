@@ -10,7 +10,13 @@
   (computed from the structure the spec prints, and with offsetof() from
   each header), the feature bit and the values.
 
-The trees are build/virtio-spec, build/qemu and build/linux ('make tree').
+- QEMU's standard-headers patch is what scripts/update-linux-headers.sh
+  makes of the Linux series: the lines the script's output gains from the
+  Linux series are exactly the lines QEMU's header patch adds, on both
+  bases.
+
+The trees are build/virtio-spec and the QEMU and Linux trees of both bases
+('make tree', 'BASE=debian13 make tree').
 """
 
 import glob
@@ -18,14 +24,22 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, TOP)
+from harness import bases  # noqa: E402
+
 SPEC = os.path.join(TOP, "build", "virtio-spec")
-QEMU = os.path.join(TOP, "build", "qemu")
-LINUX = os.path.join(TOP, "build", "linux")
+PRIMARY, BACKPORT = bases.load("primary"), bases.load("debian13")
+QEMU = os.path.join(TOP, "build", PRIMARY.qemu_tree)
+LINUX = os.path.join(TOP, "build", PRIMARY.linux_tree)
+QEMU_BACKPORT = os.path.join(TOP, "build", BACKPORT.qemu_tree)
+LINUX_BACKPORT = os.path.join(TOP, "build", BACKPORT.linux_tree)
 PATCHES = os.path.join(TOP, "patches", "virtio-spec")
+HEADERS = ("virtio_config.h", "virtio_pci.h")
 
 OFFSET = 0x40
 BIT = 44
@@ -179,7 +193,9 @@ _Static_assert(VIRTIO_PCI_FREEZE_MODE_FREEZE_S3 == %(freeze)d, "FREEZE_S3");
 @pytest.mark.parametrize("tree,incdir,prefix", [
     (QEMU, "include/standard-headers", "linux"),
     (LINUX, None, "linux"),
-], ids=["qemu", "linux"])
+    (QEMU_BACKPORT, "include/standard-headers", "linux"),
+    (LINUX_BACKPORT, None, "linux"),
+], ids=["qemu", "linux", "qemu-backport", "linux-backport"])
 def test_header_numbers(tree, incdir, prefix, tmp_path):
     """The numbers in QEMU's and Linux's headers, checked by the compiler."""
     need(tree)
@@ -187,7 +203,7 @@ def test_header_numbers(tree, incdir, prefix, tmp_path):
     src.write_text(CHECK_C % {"bit": BIT, "offset": OFFSET,
                               "unfreeze": VALUES["UNFREEZE"],
                               "freeze": VALUES["FREEZE_S3"]})
-    if tree == LINUX:
+    if tree in (LINUX, LINUX_BACKPORT):
         # the uapi headers as user space gets them ('make headers')
         subprocess.run(["make", "-s", "-C", LINUX, f"O={tmp_path / 'obj'}",
                         "headers"], check=True, capture_output=True)
@@ -197,7 +213,7 @@ def test_header_numbers(tree, incdir, prefix, tmp_path):
     cmd = ["gcc", "-fsyntax-only", "-std=gnu11",
            f'-DHEADER_CONFIG="{prefix}/virtio_config.h"',
            f'-DHEADER_PCI="{prefix}/virtio_pci.h"', str(src)]
-    if tree == QEMU:
+    if tree in (QEMU, QEMU_BACKPORT):
         # standard-headers wants QEMU's own types
         cmd[1:1] = ["-I", inc, "-I", os.path.join(tree, "include"),
                     "-include", "stdint.h", "-include",
@@ -208,6 +224,57 @@ def test_header_numbers(tree, incdir, prefix, tmp_path):
         cmd[1:1] = ["-I", inc]
     p = subprocess.run(cmd, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+
+
+def added_lines(diff):
+    """The lines a unified diff adds, without its headers."""
+    return [line[1:] for line in diff.splitlines()
+            if line.startswith("+") and not line.startswith("+++")]
+
+
+def update_linux_headers(linux_ref, out):
+    """QEMU's scripts/update-linux-headers.sh run on the primary Linux
+    tree at linux_ref, into a copy of QEMU's pristine base at out; the
+    two virtio headers it writes, {name: text}."""
+    src = out / "linux"
+    qemu = out / "qemu"
+    for d, tree, ref in ((src, LINUX, linux_ref), (qemu, QEMU, "base")):
+        d.mkdir()
+        tar = subprocess.run(["git", "-C", tree, "archive", ref],
+                             check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(d)], input=tar, check=True)
+    p = subprocess.run(["sh", str(qemu / "scripts" / "update-linux-headers.sh"),
+                        str(src), str(qemu)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    return {h: (qemu / "include" / "standard-headers" / "linux" / h)
+            .read_text() for h in HEADERS}
+
+
+def test_standard_headers_are_update_linux_headers_output(tmp_path):
+    """QEMU's header patch adds the lines the script adds from the Linux
+    series (primary base), and the backport's adds the same ones."""
+    need(QEMU)
+    need(LINUX)
+    need(QEMU_BACKPORT)
+    (tmp_path / "base").mkdir()
+    (tmp_path / "head").mkdir()
+    before = update_linux_headers("base", tmp_path / "base")
+    after = update_linux_headers("HEAD", tmp_path / "head")
+    for h in HEADERS:
+        path = f"include/standard-headers/linux/{h}"
+        script = subprocess.run(
+            ["diff", "-u", str(tmp_path / "base" / "qemu" / path),
+             str(tmp_path / "head" / "qemu" / path)],
+            capture_output=True, text=True).stdout
+        wanted = added_lines(script)
+        assert wanted, f"the Linux series adds nothing to {h}?"
+        for tree in (QEMU, QEMU_BACKPORT):
+            patch = git(tree, "diff", "base", "HEAD", "--", path)
+            assert added_lines(patch) == wanted, (
+                f"{os.path.basename(tree)}'s {h} differs from what "
+                f"update-linux-headers.sh makes of the Linux series:\n"
+                f"script: {wanted}\npatch: {added_lines(patch)}")
+    assert before and after
 
 
 def test_qemu_docs_numbers():

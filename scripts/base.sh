@@ -1,0 +1,35 @@
+# Sourced by the scripts: the pins of the base they work on.
+#
+# BASE names a file in pins/ (default: primary).  It gives each component
+# its tree, build/<tree>, made from patches/<tree>:
+#   qemu         $QEMU_TREE    (primary: qemu,  debian13: backport-qemu-10.0)
+#   linux        $LINUX_TREE   (primary: linux, debian13: backport-linux-6.12)
+#   virtio-spec  virtio-spec   (the same for every base)
+# and the folders built from them: build/<tree>-build for QEMU and Linux,
+# build/<linux tree>-guest for the test guest's initramfs.
+# shellcheck shell=sh
+top=${top:-$(cd "$(dirname "$0")/.." && pwd)}
+BASE=${BASE:-primary}
+case $BASE in
+*/*|"") echo "BASE=$BASE: not a base (see pins/)" >&2; exit 2 ;;
+esac
+if [ ! -f "$top/pins/$BASE" ] || [ "$BASE" = common ]; then
+	echo "BASE=$BASE: no such base; pins/ has: $(cd "$top/pins" && ls | grep -vx common | tr '\n' ' ')" >&2
+	exit 2
+fi
+. "$top/pins/common"
+. "$top/pins/$BASE"
+export BASE
+
+# tree_of COMPONENT: the tree (build/ and patches/ folder) of a component
+tree_of() {
+	case $1 in
+	qemu) echo "$QEMU_TREE" ;;
+	linux) echo "$LINUX_TREE" ;;
+	virtio-spec) echo virtio-spec ;;
+	*) echo "unknown component: $1 (qemu, linux or virtio-spec)" >&2; return 2 ;;
+	esac
+}
+
+# version_of VERSION: a Debian version without its epoch
+noepoch() { echo "${1#*:}"; }

@@ -1,0 +1,69 @@
+"""The guest console is read all the time, not only while someone waits.
+
+QEMU's serial port blocks once its socket is full, and a socket fills
+after a few hundred one-byte writes: a console nobody reads stops the
+guest.  harness/console.py reads it from a thread of its own.
+"""
+
+import os
+import socket
+import sys
+import threading
+import time
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, TOP)
+
+from harness.console import Console, GuestError  # noqa: E402
+
+
+@pytest.fixture
+def pair(tmp_path):
+    guest, host = socket.socketpair()
+    console = Console(host, str(tmp_path / "console.log"))
+    yield guest, console
+    guest.close()
+    console.close()
+
+
+def uart(sock, data, done):
+    """Write data a byte at a time, as QEMU's serial port does."""
+    for b in data:
+        sock.sendall(bytes([b]))
+    done.set()
+
+
+def test_console_drains_while_nobody_waits(pair):
+    guest, console = pair
+    guest.setblocking(True)
+    data = b"".join(b"line %d of a chatty resume\n" % i for i in range(20000))
+    done = threading.Event()
+    threading.Thread(target=uart, args=(guest, data, done),
+                     daemon=True).start()
+    # nobody calls wait_for() meanwhile: the writer must not block
+    assert done.wait(60), "the console blocked its writer"
+    line = console.wait_for("the last line",
+                            lambda s: s.startswith("line 19999 "), 10)
+    assert line == "line 19999 of a chatty resume"
+    assert len(console.all) == 20000
+
+
+def test_wait_for_times_out_and_shows_the_tail(pair):
+    guest, console = pair
+    guest.sendall(b"s3check: ACK 1 sleep\n")
+    start = time.monotonic()
+    with pytest.raises(GuestError) as e:
+        console.wait_for("s3check: DONE 1", lambda s: "DONE 1" in s, 1.5)
+    assert 1.4 < time.monotonic() - start < 5
+    assert "no s3check: DONE 1 on the guest console within 2 s" in str(e.value)
+    assert "| s3check: ACK 1 sleep" in str(e.value)
+
+
+def test_wait_for_ends_when_qemu_closes_the_console(pair):
+    guest, console = pair
+    guest.sendall(b"half a line")
+    guest.close()
+    with pytest.raises(GuestError, match="the console closed"):
+        console.wait_for("anything", lambda s: True, 10)
