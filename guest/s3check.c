@@ -13,10 +13,42 @@
  *                the host (DIRTYFB): what the host shows must change
  *   texture K    create texture K, filled with its own content, upload it
  *                and read it back
+ *   refill K     fill texture 0 with the content of texture K, upload it
+ *                and read it back (rendering between cycles that does not
+ *                make the guest grow)
+ *   blob K       with virgl, blob resources and host-visible memory: the
+ *                first time, create a HOST3D blob (a pipe buffer made with
+ *                EXECBUFFER, then RESOURCE_CREATE_BLOB), map it into the
+ *                host-visible memory (VIRTGPU_MAP, mmap), fill it with
+ *                content K through the mapping and read it back; after
+ *                that, fill the same blob with content K.  "check" reads
+ *                the blob through its mapping: a device that lost it has
+ *                taken it out of the host-visible memory
+ *   resources MB create 2D resources (dumb buffers) of MB MiB in all,
+ *                filled and uploaded (TRANSFER_TO_HOST): what a guest
+ *                would have to upload again if the device lost them
  *   check        is the framebuffer still on the CRTC, and does every
  *                texture read back what was uploaded?
  *   sleep MODE S suspend with 'rtcwake -m MODE -s S' (MODE mem: suspend
  *                to RAM; freeze: suspend to idle), then "check"
+ *   sleep MODE S nocheck
+ *                the same without "check" (a driver that cannot resume
+ *                would leave the checks waiting forever)
+ *   sleep MODE S reupload
+ *                "check", then upload every resource of "resources" again
+ *                (what a guest does when the device lost them)
+ *
+ * After a suspend to RAM, "sleep" also prints the time from the kernel's
+ * "Low-level resume complete" to the first good frame (the framebuffer
+ * flushed, texture 0 read back right, and with "reupload" the resources
+ * uploaded again), both taken from the kernel log's own timestamps:
+ *   s3check: TIME resume-to-frame MS
+ *   write FILE VALUE
+ *                write VALUE to FILE (sysfs, debugfs): PASS, or FAIL with
+ *                the error (e.g. a refused hibernation)
+ *   reopen       open the card again, set the mode with pattern 0 and,
+ *                with virgl, create texture 0 again (after the driver
+ *                was bound again)
  *   redraw       flush the framebuffer to the host again
  *   quit         exit (the caller powers off)
  *
@@ -57,6 +89,18 @@
 #define VIRGL_FORMAT_B8G8R8A8_UNORM	1
 #define VIRGL_BIND_SAMPLER_VIEW		(1 << 3)
 
+#define PIPE_BUFFER			0
+#define VIRGL_FORMAT_R8_UNORM		64
+#define VIRGL_BIND_VERTEX_BUFFER	(1 << 4)
+#define VIRGL_RESOURCE_FLAG_MAP_PERSISTENT (1 << 1)
+#define VIRGL_RESOURCE_FLAG_MAP_COHERENT (1 << 2)
+/* virgl_protocol.h */
+#define VIRGL_CMD0(cmd, obj, len)	((cmd) | ((obj) << 8) | ((len) << 16))
+#define VIRGL_CCMD_PIPE_RESOURCE_CREATE	48
+#define VIRGL_PIPE_RES_CREATE_SIZE	11
+
+#define BLOB_BYTES	(64 * 1024)
+
 #define TEX_SIZE	64
 #define TEX_BYTES	(TEX_SIZE * TEX_SIZE * 4)
 #define MAX_TEXTURES	8
@@ -75,8 +119,20 @@ struct texture {
 	uint8_t *map;
 };
 
+struct blob {
+	unsigned int variant;
+	uint32_t bo_handle, res_handle, blob_id;
+	uint8_t *map;
+};
+
 static int failures;
+/* the blob of "blob", once made */
+static struct blob the_blob;
 static struct texture textures[MAX_TEXTURES];
+/* the resources of "resources": GEM handles and sizes */
+#define MAX_RESOURCES	256
+static struct { uint32_t handle; uint32_t w, h; } resources[MAX_RESOURCES];
+static unsigned int nresources;
 static unsigned int ntextures;
 /* the screen, for the texture panel */
 static struct display *screen;
@@ -273,15 +329,20 @@ static void check_scanout(int fd, const struct display *d)
 	       d->fb_id);
 }
 
-static int has_virgl(int fd)
+static int getparam(int fd, uint64_t param)
 {
 	int value = 0;
 	struct drm_virtgpu_getparam gp = {
-		.param = VIRTGPU_PARAM_3D_FEATURES,
+		.param = param,
 		.value = (uintptr_t)&value,
 	};
 
-	return !xioctl(fd, DRM_IOCTL_VIRTGPU_GETPARAM, &gp) && value;
+	return xioctl(fd, DRM_IOCTL_VIRTGPU_GETPARAM, &gp) ? 0 : value;
+}
+
+static int has_virgl(int fd)
+{
+	return getparam(fd, VIRTGPU_PARAM_3D_FEATURES);
 }
 
 /* Byte i of texture variant k */
@@ -403,6 +464,127 @@ static int make_texture(int fd, unsigned int k)
 	return check_texture(fd, t);
 }
 
+/* Fill @t with the content of texture @k, upload it, read it back */
+static void refill_texture(int fd, struct texture *t, unsigned int k)
+{
+	unsigned int i;
+
+	t->variant = k;
+	for (i = 0; i < TEX_BYTES; i++)
+		t->map[i] = texel(k, i);
+	if (transfer(fd, t, 1)) {
+		result("FAIL", "refill", "TRANSFER_TO_HOST: %s",
+		       strerror(errno));
+		return;
+	}
+	check_texture(fd, t);
+}
+
+/* Byte i of blob content k */
+static uint8_t blob_byte(unsigned int k, unsigned int i)
+{
+	return (i * (5 + 2 * k) + (i >> 9) + 0xa5 + 0x3b * k) & 0xff;
+}
+
+/* Read the blob through its mapping and compare */
+static int check_blob(const struct blob *b)
+{
+	unsigned int i, bad = 0;
+	char check[32];
+
+	snprintf(check, sizeof(check), "blob-%u", b->variant);
+	for (i = 0; i < BLOB_BYTES; i++)
+		bad += b->map[i] != blob_byte(b->variant, i);
+	if (bad) {
+		result("FAIL", check, "%u of %u bytes differ through the "
+		       "mapping (resource %u)", bad, BLOB_BYTES, b->res_handle);
+		return -1;
+	}
+	result("PASS", check, "%u bytes read through the mapping (resource %u)",
+	       BLOB_BYTES, b->res_handle);
+	return 0;
+}
+
+static void fill_blob(struct blob *b, unsigned int k)
+{
+	unsigned int i;
+
+	b->variant = k;
+	for (i = 0; i < BLOB_BYTES; i++)
+		b->map[i] = blob_byte(k, i);
+	check_blob(b);
+}
+
+/*
+ * A HOST3D blob the host can map: a pipe buffer made in the context with
+ * a blob id (what Mesa's virgl driver does for a persistent, coherent
+ * buffer), then RESOURCE_CREATE_BLOB with that id, mapped (VIRTGPU_MAP
+ * has the host map it into the host-visible memory) and filled
+ */
+static void make_blob(int fd, unsigned int k)
+{
+	static uint32_t next_blob_id = 1;
+	struct blob *b = &the_blob;
+	uint32_t cmds[] = {
+		VIRGL_CMD0(VIRGL_CCMD_PIPE_RESOURCE_CREATE, 0,
+			   VIRGL_PIPE_RES_CREATE_SIZE),
+		PIPE_BUFFER, VIRGL_FORMAT_R8_UNORM, VIRGL_BIND_VERTEX_BUFFER,
+		BLOB_BYTES, 1, 1, 1,		/* width, height, depth, array */
+		0, 0,				/* last_level, nr_samples */
+		VIRGL_RESOURCE_FLAG_MAP_PERSISTENT |
+		VIRGL_RESOURCE_FLAG_MAP_COHERENT,
+		next_blob_id,
+	};
+	struct drm_virtgpu_execbuffer eb = {
+		.size = sizeof(cmds),
+		.command = (uintptr_t)cmds,
+	};
+	struct drm_virtgpu_resource_create_blob rb = {
+		.blob_mem = VIRTGPU_BLOB_MEM_HOST3D,
+		.blob_flags = VIRTGPU_BLOB_FLAG_USE_MAPPABLE,
+		.size = BLOB_BYTES,
+		.blob_id = next_blob_id,
+	};
+	struct drm_virtgpu_map map = { 0 };
+
+	if (b->map) {
+		fill_blob(b, k);
+		return;
+	}
+	if (!getparam(fd, VIRTGPU_PARAM_RESOURCE_BLOB) ||
+	    !getparam(fd, VIRTGPU_PARAM_HOST_VISIBLE)) {
+		result("SKIP", "blob", "the device has no blob resources or no "
+		       "host-visible memory (blob=on, hostmem=...)");
+		return;
+	}
+	next_blob_id++;
+	if (xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, &eb)) {
+		result("FAIL", "blob", "EXECBUFFER: %s", strerror(errno));
+		return;
+	}
+	if (xioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rb)) {
+		result("FAIL", "blob", "RESOURCE_CREATE_BLOB: %s",
+		       strerror(errno));
+		return;
+	}
+	map.handle = rb.bo_handle;
+	if (xioctl(fd, DRM_IOCTL_VIRTGPU_MAP, &map)) {
+		result("FAIL", "blob", "MAP: %s", strerror(errno));
+		return;
+	}
+	b->map = mmap(NULL, BLOB_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      fd, map.offset);
+	if (b->map == MAP_FAILED) {
+		b->map = NULL;
+		result("FAIL", "blob", "mmap: %s", strerror(errno));
+		return;
+	}
+	b->bo_handle = rb.bo_handle;
+	b->res_handle = rb.res_handle;
+	b->blob_id = rb.blob_id;
+	fill_blob(b, k);
+}
+
 static void check_all(int fd, const struct display *d, int virgl)
 {
 	unsigned int i;
@@ -412,6 +594,169 @@ static void check_all(int fd, const struct display *d, int virgl)
 		result("SKIP", "textures", "the device has no virgl");
 	for (i = 0; i < ntextures; i++)
 		check_texture(fd, &textures[i]);
+	if (the_blob.map)
+		check_blob(&the_blob);
+}
+
+/* Upload a whole 2D resource (TRANSFER_TO_HOST) and wait for it */
+static int upload(int fd, uint32_t handle, uint32_t w, uint32_t h)
+{
+	struct drm_virtgpu_3d_transfer_to_host x = {
+		.bo_handle = handle,
+		.box = { .w = w, .h = h, .d = 1 },
+	};
+	struct drm_virtgpu_3d_wait wait = { .handle = handle };
+
+	if (xioctl(fd, DRM_IOCTL_VIRTGPU_TRANSFER_TO_HOST, &x))
+		return -1;
+	return xioctl(fd, DRM_IOCTL_VIRTGPU_WAIT, &wait);
+}
+
+/* "resources MB": 2D resources of MB MiB in all, 4 MiB each at most */
+static void make_resources(int fd, unsigned int mib)
+{
+	unsigned int left = mib * 1024 * 1024, n = 0;
+	double t0 = now_ms();
+
+	while (left && nresources < MAX_RESOURCES) {
+		struct drm_mode_create_dumb c = { .bpp = 32 };
+		struct drm_mode_map_dumb m = { 0 };
+		uint8_t *map;
+
+		c.width = 1024;
+		c.height = left >= 4 << 20 ? 1024 : left / 4096;
+		if (xioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, &c)) {
+			result("FAIL", "resources", "CREATE_DUMB: %s",
+			       strerror(errno));
+			return;
+		}
+		m.handle = c.handle;
+		if (xioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, &m)) {
+			result("FAIL", "resources", "MAP_DUMB: %s",
+			       strerror(errno));
+			return;
+		}
+		map = mmap(NULL, c.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   fd, m.offset);
+		if (map == MAP_FAILED) {
+			result("FAIL", "resources", "mmap: %s", strerror(errno));
+			return;
+		}
+		memset(map, 0x40 + n, c.size);
+		munmap(map, c.size);
+		if (upload(fd, c.handle, c.width, c.height)) {
+			result("FAIL", "resources", "upload: %s",
+			       strerror(errno));
+			return;
+		}
+		resources[nresources].handle = c.handle;
+		resources[nresources].w = c.width;
+		resources[nresources].h = c.height;
+		nresources++;
+		left -= c.width * c.height * 4;
+		n++;
+	}
+	result("PASS", "resources", "%u MiB in %u resources, %.0f ms", mib, n,
+	       now_ms() - t0);
+}
+
+static int reupload(int fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < nresources; i++) {
+		if (upload(fd, resources[i].handle, resources[i].w,
+			   resources[i].h)) {
+			result("FAIL", "reupload", "resource %u: %s", i,
+			       strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The time from the kernel's "Low-level resume complete" to now, both in
+ * the kernel log's timestamps (a record of our own marks now); -1 if the
+ * log has no such line (suspend to idle).
+ */
+static double resume_to_now_ms(void)
+{
+	static const char mark[] = "s3check: first good frame\n";
+	unsigned long long ts, resumed = 0, now = 0;
+	char rec[1024];
+	int fd;
+	ssize_t n;
+
+	fd = open("/dev/kmsg", O_WRONLY);
+	if (fd < 0 || write(fd, mark, strlen(mark)) < 0)
+		return -1;
+	close(fd);
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || errno == EPIPE) {
+		if (n <= 0)
+			continue;	/* overwritten: go on with the next */
+		rec[n] = 0;
+		if (sscanf(rec, "%*u,%*u,%llu", &ts) != 1)
+			continue;
+		if (strstr(rec, "Low-level resume complete"))
+			resumed = ts;
+		else if (strstr(rec, "s3check: first good frame"))
+			now = ts;
+	}
+	close(fd);
+	return resumed && now > resumed ? (now - resumed) / 1000.0 : -1;
+}
+
+/* Write @value to @path (a sysfs or debugfs file) */
+static void write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n = -1;
+
+	if (fd >= 0) {
+		n = write(fd, value, strlen(value));
+		if (n >= 0 && n != (ssize_t)strlen(value))
+			errno = EIO;
+		close(fd);
+	}
+	if (n == (ssize_t)strlen(value))
+		result("PASS", "write", "%s: %s", path, value);
+	else
+		result("FAIL", "write", "%s: %s: %s", path, value,
+		       strerror(errno));
+}
+
+/* Open the card, set the mode, make texture 0 (virgl); 0 or -1 */
+static int start(const char *path, struct display *d, int *virgl)
+{
+	unsigned int tries;
+	int fd;
+
+	for (tries = 0; (fd = open(path, O_RDWR | O_CLOEXEC)) < 0; tries++) {
+		if (tries == 100) {
+			result("FAIL", "open", "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		usleep(100000);
+	}
+	memset(d, 0, sizeof(*d));
+	if (set_mode(fd, d))
+		return -1;
+	screen = d;
+	*virgl = has_virgl(fd);
+	ntextures = 0;
+	if (the_blob.map)
+		munmap(the_blob.map, BLOB_BYTES);
+	memset(&the_blob, 0, sizeof(the_blob));
+	if (!*virgl)
+		result("SKIP", "texture-0", "the device has no virgl");
+	else if (make_texture(fd, 0))
+		return -1;
+	return fd;
 }
 
 /* rtcwake -m MODE -s SECONDS; its exit status */
@@ -437,8 +782,8 @@ int main(int argc, char **argv)
 {
 	const char *path = "/dev/dri/card0";
 	struct display d = { 0 };
-	unsigned int tries, n, k;
-	char line[128], cmd[32], arg1[32], arg2[32];
+	unsigned int n, k;
+	char line[160], cmd[32], arg1[96], arg2[32], arg3[32];
 	int fd, opt, virgl, rc;
 	double t0;
 
@@ -453,27 +798,16 @@ int main(int argc, char **argv)
 		}
 	}
 
-	for (tries = 0; (fd = open(path, O_RDWR | O_CLOEXEC)) < 0; tries++) {
-		if (tries == 100) {
-			result("FAIL", "open", "%s: %s", path, strerror(errno));
-			return 1;
-		}
-		usleep(100000);
-	}
-	if (set_mode(fd, &d))
-		return 1;
-	screen = &d;
-	virgl = has_virgl(fd);
-	if (!virgl)
-		result("SKIP", "texture-0", "the device has no virgl");
-	else if (make_texture(fd, 0))
+	fd = start(path, &d, &virgl);
+	if (fd < 0)
 		return 1;
 
 	printf("s3check: READY virgl=%d\n", virgl);
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {
-		arg1[0] = arg2[0] = 0;
-		if (sscanf(line, "%u %31s %31s %31s", &n, cmd, arg1, arg2) < 2)
+		arg1[0] = arg2[0] = arg3[0] = 0;
+		if (sscanf(line, "%u %31s %95s %31s %31s", &n, cmd, arg1, arg2,
+			   arg3) < 2)
 			continue;	/* not for us (an echo, noise) */
 		printf("s3check: ACK %u %s\n", n, cmd);
 		fflush(stdout);
@@ -498,8 +832,29 @@ int main(int argc, char **argv)
 				result("SKIP", "texture", "no virgl");
 			else
 				make_texture(fd, strtoul(arg1, NULL, 0));
+		} else if (!strcmp(cmd, "blob")) {
+			if (!virgl)
+				result("SKIP", "blob", "no virgl");
+			else
+				make_blob(fd, strtoul(arg1, NULL, 0));
+		} else if (!strcmp(cmd, "refill")) {
+			if (!virgl || !ntextures) {
+				result("SKIP", "refill", "no virgl");
+			} else {
+				refill_texture(fd, &textures[0],
+					       strtoul(arg1, NULL, 0));
+			}
+		} else if (!strcmp(cmd, "resources")) {
+			make_resources(fd, strtoul(arg1, NULL, 0));
 		} else if (!strcmp(cmd, "check")) {
 			check_all(fd, &d, virgl);
+		} else if (!strcmp(cmd, "write")) {
+			write_file(arg1, arg2);
+		} else if (!strcmp(cmd, "reopen")) {
+			close(fd);
+			fd = start(path, &d, &virgl);
+			if (fd < 0)
+				result("FAIL", "reopen", "%s", path);
 		} else if (!strcmp(cmd, "sleep")) {
 			printf("s3check: SLEEPING rtcwake -m %s -s %s\n", arg1,
 			       arg2);
@@ -511,7 +866,20 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			if (rc)
 				result("FAIL", "rtcwake", "exit status %d", rc);
-			check_all(fd, &d, virgl);
+			if (strcmp(arg3, "nocheck")) {
+				double ms;
+
+				if (flush(fd, &d))
+					result("FAIL", "redraw", "DIRTYFB: %s",
+					       strerror(errno));
+				check_all(fd, &d, virgl);
+				if (!strcmp(arg3, "reupload"))
+					reupload(fd);
+				ms = resume_to_now_ms();
+				if (!failures && ms >= 0)
+					printf("s3check: TIME resume-to-frame "
+					       "%.1f\n", ms);
+			}
 		} else {
 			result("FAIL", "command", "unknown: %s", cmd);
 		}

@@ -21,23 +21,21 @@ user's own display.  It gives the callers:
 Used by tests/e2e, scripts/demo.py, scripts/soak.py and scripts/bench.py.
 """
 
+import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
-from . import pictures
+from . import bases, pictures
+from .console import Console, GuestError
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(TOP, "build")
-QEMU = os.path.join(BUILD, "qemu-build", "qemu-system-x86_64")
-KERNEL = os.path.join(BUILD, "linux-build", "arch", "x86", "boot", "bzImage")
-INITRAMFS = os.path.join(BUILD, "guest", "initramfs.cpio")
-sys.path.insert(0, os.path.join(BUILD, "qemu", "python"))
+# The base (pins/$BASE) whose QEMU, kernel and initramfs a Config uses
+BASE = bases.load()
+sys.path.insert(0, BASE.qemu_python)
 
 from qemu.machine import QEMUMachine  # noqa: E402
 
@@ -60,10 +58,6 @@ CONSOLE_PROBLEMS = re.compile(
     r"Kernel panic|segfault")
 
 
-class GuestError(Exception):
-    """Something the guest or QEMU did not do; says what and shows why."""
-
-
 def say(msg):
     print(f"guest: {msg}", flush=True)
 
@@ -77,14 +71,35 @@ class Config:
     mode: str = "freeze"
     # behind a PCIe root port (q35) instead of on the root bus
     root_port: bool = False
-    kernel: str = KERNEL
-    initramfs: str = INITRAMFS
-    qemu: str = QEMU
+    # the guest kernel without the series (a guest that knows nothing of
+    # freeze mode)
+    pristine: bool = False
+    # guest memory (MiB), and more options for the GPU device
+    mem: int = 512
+    device_opts: str = ""
     extra: List[str] = field(default_factory=list)
+    base: bases.Base = BASE
+
+    @property
+    def qemu(self) -> str:
+        return self.base.qemu
+
+    @property
+    def kernel(self) -> str:
+        return self.base.kernel(self.pristine)
+
+    @property
+    def initramfs(self) -> str:
+        return self.base.initramfs
 
     @property
     def gl(self) -> bool:
         return "-gl" in self.device
+
+    @property
+    def blob(self) -> bool:
+        """Blob resources in host-visible memory (virgl, hostmem)."""
+        return self.gl and "blob=on" in self.device_opts
 
     @property
     def mode_name(self) -> str:
@@ -100,17 +115,19 @@ class Config:
         # 640x480: the size QEMU's SDL window opens with, so that it
         # need not resize (a resized window may leave the X screen)
         dev = f"{self.device},id=gpu0,xres=640,yres=480,{MODES[self.mode][0]}"
+        if self.device_opts:
+            dev += "," + self.device_opts
         if self.root_port:
             dev += ",bus=rp0"
         # -nodefaults: without it q35 has a CD-ROM on its AHCI
         # controller, and SeaBIOS spends some 30 s on it under TCG.
-        # loglevel=6: kernel warnings, errors and drm's notices reach the
+        # loglevel=7: kernel warnings, errors, notices and drm's infos reach the
         # console.
         args = ["-nodefaults", "-accel", "tcg", "-machine", self.machine,
-                "-m", "512", "-vga", "none",
+                "-m", str(self.mem), "-vga", "none",
                 "-display", f"sdl,gl={'on' if self.gl else 'off'}",
                 "-kernel", self.kernel, "-initrd", self.initramfs,
-                "-append", "console=ttyS0 loglevel=6 no_console_suspend"]
+                "-append", "console=ttyS0 loglevel=7 no_console_suspend"]
         if self.root_port:
             args += ["-device", "pcie-root-port,id=rp0,chassis=1,slot=1"]
         return args + ["-device", dev] + self.extra
@@ -130,64 +147,6 @@ class Done:
         return self.status == "PASS"
 
 
-class Console:
-    """The guest's serial console: lines, a log, and waits that explain."""
-
-    def __init__(self, sock: socket.socket, log: str):
-        self.sock = sock
-        socket.socket.settimeout(sock, 1.0)
-        self.buf = b""
-        self.pending: List[str] = []
-        self.all: List[str] = []
-        self.log = open(log, "w")
-
-    def _read(self) -> bool:
-        try:
-            data = socket.socket.recv(self.sock, 4096)
-        except socket.timeout:
-            return True
-        if not data:
-            return False
-        self.buf += data
-        *done, self.buf = self.buf.split(b"\n")
-        for raw in done:
-            line = raw.decode(errors="replace").rstrip("\r")
-            self.log.write(line + "\n")
-            self.log.flush()
-            self.pending.append(line)
-            self.all.append(line)
-        return True
-
-    def tail(self, n=15) -> str:
-        return "\n".join("    | " + line for line in self.all[-n:])
-
-    def wait_for(self, what: str, match: Callable[[str], bool],
-                 timeout: float) -> str:
-        """The next line for which match() is true."""
-        deadline = time.monotonic() + timeout
-        while True:
-            while self.pending:
-                line = self.pending.pop(0)
-                if match(line):
-                    return line
-                if "guest: BYE" in line:
-                    raise GuestError(f"waiting for {what}: the guest's "
-                                     f"s3check ended\n{self.tail()}")
-            if time.monotonic() > deadline:
-                raise GuestError(f"no {what} on the guest console within "
-                                 f"{timeout:.0f} s; its last lines:\n"
-                                 f"{self.tail()}")
-            if not self._read():
-                raise GuestError(f"waiting for {what}: the console closed "
-                                 f"(QEMU ended?)\n{self.tail()}")
-
-    def send(self, text: str):
-        self.sock.sendall(text.encode() + b"\n")
-
-    def close(self):
-        self.log.close()
-
-
 class Guest:
     """One QEMU running the test guest.  Use as a context manager."""
 
@@ -201,7 +160,7 @@ class Guest:
         self.console: Optional[Console] = None
         self.n = 0
         self.virgl = False
-        self.feature_offered: Optional[bool] = None
+        self.feature_negotiated: Optional[bool] = None
         self.events: List[str] = []
         self.exitcode: Optional[int] = None
 
@@ -228,7 +187,7 @@ class Guest:
         self.console = Console(self.vm.console_socket, self.console_log)
         line = self.console.wait_for("the virtio-gpu features line",
                                      lambda s: "FREEZE_MODE)=" in s, 60)
-        self.feature_offered = line.rstrip().endswith("=1")
+        self.feature_negotiated = line.rstrip().endswith("=1")
         line = self.console.wait_for(
             "s3check: READY",
             lambda s: "s3check: READY" in s or "s3check: FAIL" in s,
@@ -291,24 +250,36 @@ class Guest:
         return self.done(self.send(command), command, timeout)
 
     def sleep(self, mode: str = "mem", seconds: int = 3,
-              while_asleep: Optional[Callable[[], None]] = None) -> Done:
+              while_asleep: Optional[Callable[[], None]] = None,
+              then: str = "", timeout: float = 60) -> Done:
         """Sleep with rtcwake and wake up; while_asleep() runs between
         QEMU's SUSPEND and WAKEUP events (suspend to RAM only: suspend
-        to idle keeps the machine running)."""
-        command = f"sleep {mode} {seconds}"
+        to idle keeps the machine running).  then: what s3check does
+        after resume instead of its checks alone (nocheck, reupload)."""
+        command = f"sleep {mode} {seconds} {then}".strip()
         n = self.send(command)
         if mode == "mem":
+            wait = 60.0 + seconds
             for ev in ("SUSPEND", "WAKEUP"):
-                if not self.vm.event_wait(ev, timeout=60 + seconds):
+                if not self.event(ev, wait):
                     raise GuestError(f"QEMU sent no {ev} event within "
-                                     f"{60 + seconds} s of '{command}'\n"
+                                     f"{wait:.0f} s of '{command}'\n"
                                      f"{self.console.tail()}")
                 self.events.append(ev)
                 if ev == "SUSPEND" and while_asleep:
                     while_asleep()
-        return self.done(n, command, 60 + seconds)
+        return self.done(n, command, timeout + seconds)
 
     # -- QMP
+
+    def event(self, name: str, timeout: float) -> bool:
+        """Wait for QMP event name; False if it did not come in time.
+        (The timeout must reach QEMU's legacy QMP wrapper as a float: an
+        int there means "wait forever".)"""
+        try:
+            return self.vm.event_wait(name, timeout=float(timeout)) is not None
+        except asyncio.TimeoutError:
+            return False
 
     def frozen(self) -> bool:
         """Is the GPU frozen (x-query-virtio-status)?"""

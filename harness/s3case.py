@@ -2,11 +2,13 @@
 
 run() boots the guest (harness.guest) and goes through one sleep cycle:
 
-  1. the guest shows test pattern 0 (and, with virgl, has texture 0);
-     the screen is saved (NAME-before.png);
+  1. the guest shows test pattern 0 (and, with virgl, has texture 0;
+     with blob=on and hostmem it also maps blob 0 into the host-visible
+     memory and fills it); the screen is saved (NAME-before.png);
   2. the guest suspends to RAM with rtcwake; between QEMU's SUSPEND and
      WAKEUP events QMP says whether the GPU is frozen;
-  3. after resume the guest checks its CRTC and reads texture 0 back;
+  3. after resume the guest checks its CRTC, reads texture 0 back and
+     reads blob 0 through its mapping;
      QMP says whether the GPU is still frozen (the driver must have
      thawed it); the screen is saved again (NAME-after.png);
   4. the guest paints test pattern 1 and uploads texture 1: the host
@@ -46,7 +48,7 @@ class Expect:
 class Result:
     cfg: Config
     expect: Expect
-    feature_offered: Optional[bool] = None
+    feature_negotiated: Optional[bool] = None
     events: List[str] = field(default_factory=list)
     frozen_asleep: Optional[bool] = None
     frozen_after: Optional[bool] = None
@@ -59,6 +61,8 @@ class Result:
     new_picture_off: float = 1.0
     checks: Dict[str, str] = field(default_factory=dict)
     new_texture: Optional[str] = None
+    # blob 0 made, mapped and filled before the sleep (cfg.blob)
+    blob_made: Optional[str] = None
     # resources the guest created again after the sleep (QEMU's trace)
     recreated: Optional[int] = None
     # the guest driver's "device state lost" reports
@@ -89,6 +93,11 @@ class Result:
         v = self.checks.get("texture-0")
         return None if v in (None, "SKIP") else v == "PASS"
 
+    @property
+    def blob_kept(self) -> Optional[bool]:
+        v = self.checks.get("blob-0")
+        return None if v in (None, "SKIP") else v == "PASS"
+
 
 def problems(r: Result) -> List[str]:
     """Everything in r that differs from what its case expects."""
@@ -97,9 +106,10 @@ def problems(r: Result) -> List[str]:
     if r.error:
         out.append(r.error)
     freeze = cfg.mode == "freeze"
-    if r.feature_offered is not None and r.feature_offered != freeze:
-        out.append(f"VIRTIO_F_FREEZE_MODE offered: {r.feature_offered}, "
-                   f"expected {freeze}")
+    got = r.feature_negotiated
+    if got is not None and got != freeze:
+        out.append(f"VIRTIO_F_FREEZE_MODE negotiated: {got}, expected "
+                   f"{freeze}")
     if r.error:
         return out
     kept = "kept" if exp.kept else "lost"
@@ -120,6 +130,12 @@ def problems(r: Result) -> List[str]:
     if cfg.gl and r.texture_kept != exp.kept:
         out.append(f"texture 0 {'kept' if r.texture_kept else 'lost'}, "
                    f"expected {kept}")
+    if cfg.blob and r.blob_made != "PASS":
+        out.append(f"blob 0 before the sleep: {r.blob_made}")
+    elif cfg.blob and r.blob_kept != exp.kept:
+        out.append(f"blob 0 {'kept' if r.blob_kept else 'lost'} (through "
+                   f"its mapping: {r.checks.get('blob-0')}), expected "
+                   f"{kept}")
     if cfg.gl and r.panel_back != exp.kept:
         out.append(f"texture panel on the screen "
                    f"{'the same' if r.panel_back else 'changed'} "
@@ -154,6 +170,20 @@ def problems(r: Result) -> List[str]:
     return out
 
 
+def shot_of(g: Guest, png: str, want, panel=None, wait: float = 6.0):
+    """A screenshot, taken again for up to wait seconds until it shows
+    want (outside the texture panel, if given): the display reaches the
+    X server asynchronously, later on a loaded machine.  The last one is
+    returned either way; the caller judges it."""
+    deadline = time.monotonic() + wait
+    while True:
+        time.sleep(0.5)
+        shot = g.screenshot(png)
+        if pictures.difference(want, shot, panel, inside=False) < 0.001 \
+                or time.monotonic() > deadline:
+            return shot
+
+
 def run(cfg: Config, expect: Expect, outdir: str, seconds: int = 3) -> Result:
     """One sleep cycle of the guest; pictures and logs go to outdir."""
     r = Result(cfg, expect)
@@ -164,7 +194,9 @@ def run(cfg: Config, expect: Expect, outdir: str, seconds: int = 3) -> Result:
            for k in ("before", "after", "new")}
     try:
         g.start()
-        r.feature_offered = g.feature_offered
+        r.feature_negotiated = g.feature_negotiated
+        if cfg.blob:
+            r.blob_made = g.command("blob 0").checks.get("blob-0")
         g.redraw()
         before = g.screenshot(pic["before"])
         r.pictures["before"] = pic["before"]
@@ -187,15 +219,14 @@ def run(cfg: Config, expect: Expect, outdir: str, seconds: int = 3) -> Result:
             f"{r.frozen_after}; guest checks " +
             ", ".join(f"{k} {v}" for k, v in done.checks.items()))
         g.redraw()
-        after = g.screenshot(pic["after"])
-        r.pictures["after"] = pic["after"]
         panel = pictures.texture_panel(before)
+        after = shot_of(g, pic["after"], before, panel)
+        r.pictures["after"] = pic["after"]
         r.changed = pictures.difference(before, after, panel, inside=False)
         r.panel_changed = (pictures.difference(before, after, panel)
                            if cfg.gl else 0.0)
         g.command("paint 1")
-        time.sleep(1)
-        new = g.screenshot(pic["new"])
+        new = shot_of(g, pic["new"], pictures.pattern(1, *before[:2]))
         r.pictures["new"] = pic["new"]
         r.new_picture_off = pictures.difference(
             new, pictures.pattern(1, new[0], new[1]))
@@ -226,10 +257,11 @@ def report(results: List[Result], path: str, title: str) -> str:
     side (before | after | new) next to it; returns the table."""
     outdir = os.path.dirname(path)
     lines = ["| case | machine | GPU placement | kept by | frozen asleep"
-             " / after | display after sleep | texture 0 | re-created by"
+             " / after | display after sleep | texture 0 | blob 0 |"
+             " re-created by"
              " the guest | new picture | expected | verdict | time |"
              " before / after / new |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         cfg = r.cfg
         pic = ""
@@ -241,12 +273,13 @@ def report(results: List[Result], path: str, title: str) -> str:
                 [pictures.read_png(s) for s in shots]), both)
             pic = f"![{cfg.name}]({os.path.basename(both)})"
         bad = problems(r)
-        kept = r.texture_kept
+        kept, blob = r.texture_kept, r.blob_kept
         lines.append(
             f"| {cfg.name} | {cfg.machine} | {cfg.placement} | "
             f"{cfg.mode_name} | {r.frozen_asleep} / {r.frozen_after} | "
             f"{'back' if r.display_back else 'LOST'} | "
             f"{'-' if kept is None else 'kept' if kept else 'LOST'} | "
+            f"{'-' if blob is None else 'kept' if blob else 'LOST'} | "
             f"{r.recreated} | "
             f"{'shown' if r.new_picture_shown else 'NOT shown'} | "
             f"{'kept' if r.expect.kept else 'lost'} | "

@@ -23,8 +23,12 @@ PM capability that carries No_Soft_Reset only for a PCIe device behind a
 root port, so No_Soft_Reset keeps the state there and nowhere else;
 freeze_mode keeps it everywhere.  virtio-gpu-gl-pci and virtio-gpu-pci go
 through all of it, virtio-vga and virtio-vga-gl (what '-vga virtio'
-gives) through freeze_mode and neither on q35 and pc.  The table and the
-pictures are in build/e2e/results.md.
+gives) through freeze_mode and neither on q35 and pc.  With blob
+resources and host-visible memory (virtio-gpu-gl-pci,hostmem=64M,blob=on:
+virglrenderer 1.1's paths), the guest also maps a HOST3D blob and reads
+it through its mapping after resume: freeze_mode against No_Soft_Reset
+behind a root port and stock.  The table and the pictures are in
+build/e2e-BASE/results.md.
 """
 
 import os
@@ -36,13 +40,23 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, TOP)
 
 from harness import s3case  # noqa: E402
-from harness.guest import Config  # noqa: E402
+from harness.guest import BASE, Config  # noqa: E402
 from harness.s3case import Expect  # noqa: E402
 
-OUT = os.path.join(TOP, "build", "e2e")
+OUT = os.path.join(TOP, "build", f"e2e-{BASE.name}")
 
 
-def matrix():
+def matrix(full=True):
+    """The cases; a short matrix (E2E_MATRIX=short in the pins) keeps
+    freeze_mode and neither on q35's root bus and pc, for the GL and the
+    2D device, and No_Soft_Reset behind the root port."""
+    if not full:
+        return [c for c in matrix() if c[0].name in (
+            "gl-q35-root-bus-freeze", "gl-q35-root-bus-off",
+            "gl-pc-pci-freeze", "gl-pc-pci-off", "gl-q35-root-port-nsr",
+            "2d-q35-root-bus-freeze", "2d-q35-root-bus-off",
+            "2d-pc-pci-freeze", "2d-pc-pci-off",
+            "blob-q35-root-bus-freeze", "blob-q35-root-bus-off")]
     cases = []
     places = (("q35", False, "root-bus"), ("q35", True, "root-port"),
               ("pc", False, "pci"))
@@ -63,10 +77,18 @@ def matrix():
                 cases.append((Config(f"{prefix}-{machine}-{where}-{mode}",
                                      machine, device, mode),
                               Expect(mode == "freeze")))
+    for mode, port, where in (("freeze", False, "root-bus"),
+                              ("freeze", True, "root-port"),
+                              ("nsr", True, "root-port"),
+                              ("off", False, "root-bus")):
+        cases.append((Config(f"blob-q35-{where}-{mode}", "q35",
+                             "virtio-gpu-gl-pci", mode, port,
+                             device_opts="hostmem=64M,blob=on"),
+                      Expect(mode != "off")))
     return cases
 
 
-CASES = matrix()
+CASES = matrix(BASE.e2e_matrix == "full")
 RESULTS = []
 
 
@@ -77,8 +99,10 @@ def environment():
                     "private Xvfb (xvfb-run)")
     yield
     table = s3case.report(RESULTS, os.path.join(OUT, "results.md"),
-                          "A guest suspends to RAM (rtcwake -m mem)")
-    sys.__stdout__.write("\n" + table + "\n(build/e2e/results.md)\n")
+                          f"A guest suspends to RAM (rtcwake -m mem), "
+                          f"{BASE.title}")
+    sys.__stdout__.write(f"\n{table}\n({os.path.relpath(OUT, TOP)}/"
+                         "results.md)\n")
 
 
 @pytest.mark.parametrize("cfg,expect", CASES, ids=[c[0].name for c in CASES])
