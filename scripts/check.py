@@ -3,10 +3,16 @@
 
 Stages, in order: the programs the harness needs (deps.sh --check); the
 harness's own pytest suite; checkpatch on every QEMU and Linux patch; the
-virtio spec series (tests/spec) and its PDF; the QEMU build; QEMU's
-qtests on the patched build; the end-to-end tests, where a guest running
-the patched kernel suspends to RAM with rtcwake (tests/e2e).  The last
-line is 'N passed, N failed, N skipped, N known'.
+virtio spec series (tests/spec) and its PDF; then, for each base (pins/:
+the primary one, then the Debian 13 backport), the QEMU build, QEMU's
+qtests on it (every x86_64 qtest, or only the series' own: QTEST_SCOPE in
+the pins) and the end-to-end tests, where a guest running the patched
+kernel suspends to RAM with rtcwake (tests/e2e; E2E_MATRIX in the pins);
+and where the pins' EVIDENCE says so (the primary base), the series'
+qtests under ASan and UBSan (scripts/check-asan.sh), a bounded
+generic-fuzz run (scripts/fuzz.sh, FUZZ_SECS=180) and a short soak
+(scripts/soak.sh, CYCLES=20).
+The last line is 'N passed, N failed, N skipped, N known'.
 
 A green run means that everything that should have run ran, to the end:
 
@@ -38,15 +44,30 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, TOP)
+from harness import bases  # noqa: E402
+
 BUILD = os.path.join(TOP, "build")
-QEMU_BUILD = os.path.join(BUILD, "qemu-build")
 RESULTS = os.path.join(BUILD, "results")
-KNOWN_FILE = os.path.join(TOP, "tests", "qtest-known-failures")
 SERIES_FILE = os.path.join(TOP, "tests", "qtest-series")
-STAGES = ("deps", "harness", "checkpatch", "spec", "qtest", "e2e")
+STAGES = ("deps", "harness", "checkpatch", "spec", "qtest", "e2e", "asan",
+          "fuzz", "soak")
+# what 'make check' runs, in this order
+BASES = ("primary", "debian13")
+
+
+def known_file(base):
+    return os.path.join(TOP, "tests", "qtest-known-failures", base)
 # A known failing subtest that neither passes nor fails within this many
 # seconds still fails (cdrom-test's waits 600 s for a boot signature).
 KNOWN_TIMEOUT = 120
+# What 'make check' runs of the long evidence targets (make fuzz and make
+# soak run FUZZ_SECS=600 and CYCLES=100)
+CHECK_FUZZ_SECS = 180
+CHECK_SOAK_CYCLES = 20
+# One end-to-end test (a guest's boot, its sleep cycles and checks) that
+# has not ended after this many seconds fails
+E2E_TIMEOUT = 600
 
 
 def strict_mode() -> bool:
@@ -141,25 +162,27 @@ def evaluate_pytest(stage, collected: List[str], cases: Optional[Dict[str, str]]
     return out
 
 
-def pytest_collect(tests, wrapper=()) -> Tuple[List[str], str]:
-    p = run(list(wrapper) + [sys.executable, "-m", "pytest", "--collect-only",
-                             "-q", tests], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+def pytest_collect(tests, env=None) -> Tuple[List[str], str]:
+    p = run([sys.executable, "-m", "pytest", "--collect-only", "-q", tests],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env)
     ids = [line.strip() for line in p.stdout.splitlines()
            if "::" in line and not line.startswith(("ERROR", "FAILED"))]
     return ids, p.stdout
 
 
-def pytest_stage(t, stage, tests, wrapper=(), extra=()):
-    xml = os.path.join(RESULTS, f"{stage}.xml")
+def pytest_stage(t, stage, tests, wrapper=(), extra=(), env=None):
+    safe = re.sub(r"[^\w-]", "_", stage)
+    xml = os.path.join(RESULTS, f"{safe}.xml")
     if os.path.exists(xml):
         os.unlink(xml)
-    collected, text = pytest_collect(tests)
+    collected, text = pytest_collect(tests, env)
     say(f"{len(collected)} tests collected in {tests}")
     if not collected:
         print(text)
     p = run(list(wrapper) + [sys.executable, "-m", "pytest", "-v", "-rs",
-                             tests, f"--junitxml={xml}"] + list(extra))
+                             tests, f"--junitxml={xml}"] + list(extra),
+            env=env)
     cases = junit_cases(xml) if os.path.exists(xml) else None
     for e in evaluate_pytest(stage, collected, cases, p.returncode,
                              strict_mode()):
@@ -337,66 +360,72 @@ def read_meson_log(pattern) -> Optional[Dict[str, dict]]:
                 for r in (json.loads(line) for line in f if line.strip())}
 
 
-def meson_cmd(suite, logbase, extra=()):
-    meson = os.path.join(QEMU_BUILD, "pyvenv", "bin", "meson")
+def meson_cmd(qemu_build, suite, logbase, extra=()):
+    meson = os.path.join(qemu_build, "pyvenv", "bin", "meson")
     # Under TCG on 2 cores, migration-test's default set takes 6 to 8 of
     # its 8 minutes: twice the timeouts keeps a slow machine from failing
     # a test that works.
-    return xvfb([meson, "test", "-C", QEMU_BUILD, "--suite", suite,
+    return xvfb([meson, "test", "-C", qemu_build, "--suite", suite,
                  "--num-processes", str(os.cpu_count()), "--print-errorlogs",
                  "--timeout-multiplier", "2", "--no-rebuild", "--logbase", logbase,
                  "--wrapper", os.path.join(TOP, "scripts", "qtest-tcg.sh")] +
                 list(extra))
 
 
-def stage_qtest(t, suite):
-    banner(f"QEMU qtests, meson suite {suite}")
-    meson = os.path.join(QEMU_BUILD, "pyvenv", "bin", "meson")
-    p = run([meson, "test", "-C", QEMU_BUILD, "--list", "--suite", suite],
+def stage_qtest(t, base, suite):
+    banner(f"QEMU qtests on {base.title}, meson suite {suite}")
+    qemu_build = base.qemu_build
+    env = dict(os.environ, BASE=base.name)
+    stage = f"qtest[{base.name}]"
+    meson = os.path.join(qemu_build, "pyvenv", "bin", "meson")
+    p = run([meson, "test", "-C", qemu_build, "--list", "--suite", suite],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     listed = [meson_name(line) for line in p.stdout.splitlines()
               if " / " in line]
-    say(f"meson lists {len(listed)} tests in suite {suite}")
     if p.returncode or not listed:
-        t.add("qtest", suite, "fail", "meson test --list failed")
+        t.add(stage, suite, "fail", "meson test --list failed")
         return
+    series = {k: v for k, v in parse_series(SERIES_FILE).items()
+              if k.split("/")[0] == suite}
+    scope = base.qtest_scope
+    names = []
+    if scope == "series":
+        # this base runs only the series' own qtests
+        listed = [n for n in listed if n in series]
+        names = listed
+    say(f"{len(listed)} tests in suite {suite} to run (QTEST_SCOPE={scope})")
     if os.environ.get("QTEST_KVM") != "1":
         say("qtests run under TCG with /dev/kvm hidden "
             "(scripts/qtest-tcg.sh; QTEST_KVM=1 to keep it), on a private "
             "Xvfb for the GL ones")
-    logs = os.path.join(QEMU_BUILD, "meson-logs")
+    logs = os.path.join(qemu_build, "meson-logs")
     for f in glob.glob(os.path.join(logs, "qtest*.json")) + \
             glob.glob(os.path.join(logs, "known*.json")):
         os.unlink(f)
     start = time.monotonic()
-    p = run(meson_cmd(suite, "qtest"))
+    p = run(meson_cmd(qemu_build, suite, "qtest", names), env=env)
     say(f"qtests took {time.monotonic() - start:.0f} s (meson exited "
         f"{p.returncode})")
     results = read_meson_log(os.path.join(logs, "qtest*.json"))
     if results is None:
-        t.add("qtest", suite, "fail", f"meson test wrote no log in {logs}")
+        t.add(stage, suite, "fail", f"meson test wrote no log in {logs}")
         return
-    known = [k for k in parse_known(KNOWN_FILE)
-             if k.test.split("/")[0] == suite]
-    series = {k: v for k, v in parse_series(SERIES_FILE).items()
-              if k.split("/")[0] == suite}
+    known = [k for k in parse_known(known_file(base.name))
+             if k.test.split("/")[0] == suite and k.test in listed]
     for e in evaluate_qtests(listed, results, known, series, p.returncode,
                              strict_mode()):
-        t.add(*e)
+        t.add(stage, *e[1:])
     # The known failing subtests, each alone: do they still fail?
     for k in (k for k in known if k.kind == "fail"):
-        if k.test not in listed:
-            t.add("qtest", k.name, "fail", "listed, but meson has no such test")
-            continue
         say(f"known failure {k.name}: running it alone")
-        base = "known-" + re.sub(r"\W", "_", k.name)
-        run(meson_cmd(suite, base, ["--test-args", f"-p {k.subtest}",
-                                    k.test]),
-            env=dict(os.environ, QTEST_KNOWN_RUN="1",
+        kbase = "known-" + re.sub(r"\W", "_", k.name)
+        run(meson_cmd(qemu_build, suite, kbase,
+                      ["--test-args", f"-p {k.subtest}", k.test]),
+            env=dict(env, QTEST_KNOWN_RUN="1",
                      QTEST_KNOWN_TIMEOUT=str(KNOWN_TIMEOUT)),
             stdout=subprocess.DEVNULL)
-        log = read_meson_log(os.path.join(logs, base + "*.json"))
-        t.add(*evaluate_known_run(k, (log or {}).get(k.test)))
+        log = read_meson_log(os.path.join(logs, kbase + "*.json"))
+        t.add(stage, *evaluate_known_run(k, (log or {}).get(k.test))[1:])
 
 
 # ---------------------------------------------------------------- stages
@@ -413,24 +442,32 @@ def stage_harness(t):
     pytest_stage(t, "harness", "tests/harness")
 
 
-def stage_e2e(t):
-    banner("end-to-end: a guest suspends to RAM with rtcwake")
-    steps = [["tree.sh", "linux"], ["build-linux.sh"], ["build-initramfs.sh"]]
-    for step in steps:
-        if run([os.path.join(TOP, "scripts", step[0])] + step[1:]).returncode:
-            t.add("e2e", "guest build: " + " ".join(step), "fail")
-            return
-    # -s: each guest run reports its steps as it goes
-    pytest_stage(t, "e2e", "tests/e2e", xvfb([]), ["-s"])
-    say("results and pictures: build/e2e/results.md")
+def stage_e2e(t, base):
+    banner(f"end-to-end on {base.title}: a guest suspends to RAM with "
+           "rtcwake")
+    env = dict(os.environ, BASE=base.name)
+    # the full matrix has a guest without the series: its kernel too
+    pristine = "1" if base.e2e_matrix == "full" else ""
+    if run([os.path.join(TOP, "scripts", "build-guest.sh")],
+           env=dict(env, PRISTINE=pristine)).returncode:
+        t.add(f"e2e[{base.name}]", "guest build", "fail")
+        return
+    # -s: each guest run reports its steps as it goes.  A test that hangs
+    # (a guest that never wakes up) fails after E2E_TIMEOUT s instead of
+    # holding up the run (pytest-timeout)
+    pytest_stage(t, f"e2e[{base.name}]", "tests/e2e", xvfb([]),
+                 ["-s", f"--timeout={E2E_TIMEOUT}"], env=env)
+    say(f"results and pictures: build/e2e-{base.name}/results.md")
 
 
 def stage_spec(t):
     banner("virtio spec series: applies, references, conformance, numbers")
-    for c in ("virtio-spec", "qemu", "linux"):
-        if run([os.path.join(TOP, "scripts", "tree.sh"), c]).returncode:
-            t.add("spec", f"tree {c}", "fail")
-            return
+    for base in BASES:
+        for c in ("virtio-spec", "qemu", "linux"):
+            if run([os.path.join(TOP, "scripts", "tree.sh"), c],
+                   env=dict(os.environ, BASE=base)).returncode:
+                t.add("spec", f"tree {c} ({base})", "fail")
+                return
     pytest_stage(t, "spec", "tests/spec")
     # The PDF, with the spec's own scripts: TeX Live is 'deps.sh spec-pdf'
     # (which 'make check' installs); about a minute of xelatex
@@ -461,11 +498,59 @@ def stage_checkpatch(t):
         t.add("checkpatch", "checkpatch.sh", "fail", "checked no patch")
 
 
-def stage_build(t):
-    banner("build QEMU (patched)")
-    ok = (run([os.path.join(TOP, "scripts", "tree.sh"), "qemu"]).returncode == 0
-          and run([os.path.join(TOP, "scripts", "build-qemu.sh")]).returncode == 0)
-    t.add("build", "qemu-system-x86_64", "pass" if ok else "fail")
+def stage_asan(t, base):
+    banner(f"the series' qtests under ASan and UBSan, {base.title}")
+    env = dict(os.environ, BASE=base.name)
+    p = run([os.path.join(TOP, "scripts", "check-asan.sh")], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(p.stdout, end="")
+    stage, n = f"asan[{base.name}]", 0
+    for line in p.stdout.splitlines():
+        m = re.match(r"check-asan: (\S+) \.\.\. (ok|FAIL)", line)
+        if m:
+            n += 1
+            t.add(stage, m.group(1), "pass" if m.group(2) == "ok" else "fail")
+        m = re.match(r"check-asan: not run: (.*)", line)
+        if m:
+            t.add(stage, m.group(1), "fail" if strict_mode() else "skip",
+                  "not run")
+    if p.returncode and not any(e[0] == stage and e[2] == "fail"
+                                for e in t.entries):
+        t.add(stage, "check-asan.sh", "fail", f"exit {p.returncode}")
+    if not n:
+        t.add(stage, "check-asan.sh", "fail", "ran no test")
+
+
+def stage_script(t, base, stage, script, env, what):
+    """A script whose exit status is its verdict."""
+    banner(f"{what}, {base.title}")
+    p = run([os.path.join(TOP, "scripts", script)],
+            env=dict(os.environ, BASE=base.name, **env))
+    t.add(f"{stage}[{base.name}]", what, "fail" if p.returncode else "pass",
+          f"exit {p.returncode}" if p.returncode else "")
+
+
+def stage_fuzz(t, base):
+    secs = os.environ.get("FUZZ_SECS", str(CHECK_FUZZ_SECS))
+    stage_script(t, base, "fuzz", "fuzz.sh", {"FUZZ_SECS": secs},
+                 f"generic-fuzz-virtio-gpu-freeze for {secs} s")
+
+
+def stage_soak(t, base):
+    cycles = os.environ.get("CYCLES", str(CHECK_SOAK_CYCLES))
+    stage_script(t, base, "soak", "soak.sh", {"CYCLES": cycles},
+                 f"soak, {cycles} S3 cycles")
+
+
+def stage_build(t, base):
+    banner(f"build QEMU for {base.title}")
+    env = dict(os.environ, BASE=base.name)
+    ok = (run([os.path.join(TOP, "scripts", "tree.sh"), "qemu"],
+              env=env).returncode == 0 and
+          run([os.path.join(TOP, "scripts", "build-qemu.sh")],
+              env=env).returncode == 0)
+    t.add(f"build[{base.name}]", "qemu-system-x86_64",
+          "pass" if ok else "fail")
     return ok
 
 
@@ -502,6 +587,9 @@ def main():
                     help=", ".join(STAGES) + " or all (default)")
     ap.add_argument("--suite", default=os.environ.get("QTEST_SUITE",
                                                       "qtest-x86_64"))
+    ap.add_argument("--base", action="append", choices=bases.names(),
+                    help="the base(s) to build and run qtest and e2e on "
+                    f"(default: {', '.join(BASES)}; BASE=... picks one)")
     args = ap.parse_args()
     stages = set(args.stages or ["all"])
     unknown = stages - set(STAGES) - {"all"}
@@ -509,6 +597,8 @@ def main():
         ap.error(f"unknown stage: {', '.join(sorted(unknown))}")
     if "all" in stages:
         stages = set(STAGES)
+    on = args.base or ([os.environ["BASE"]] if os.environ.get("BASE")
+                       else list(BASES))
     say("strict mode " + ("ON (CI=true): a skip that "
                           "tests/qtest-known-failures does not list fails"
                           if strict_mode() else
@@ -527,13 +617,21 @@ def main():
                      ("checkpatch", stage_checkpatch), ("spec", stage_spec)):
         if name in stages:
             timed(name, fn, t)
-    built = False
-    if stages & {"qtest", "e2e"}:
-        built = timed("build", stage_build, t)
-    if built and "qtest" in stages:
-        timed("qtest", stage_qtest, t, args.suite)
-    if built and "e2e" in stages:
-        timed("e2e", stage_e2e, t)
+    for name in on:
+        base = bases.load(name)
+        if not stages & {"qtest", "e2e", "asan", "fuzz", "soak"}:
+            break
+        if stages & {"qtest", "e2e"} and \
+                not timed(f"build[{name}]", stage_build, t, base):
+            continue
+        if "qtest" in stages:
+            timed(f"qtest[{name}]", stage_qtest, t, base, args.suite)
+        if "e2e" in stages:
+            timed(f"e2e[{name}]", stage_e2e, t, base)
+        for extra, fn in (("asan", stage_asan), ("fuzz", stage_fuzz),
+                          ("soak", stage_soak)):
+            if extra in stages and extra in base.evidence:
+                timed(f"{extra}[{name}]", fn, t, base)
     return summary(t)
 
 

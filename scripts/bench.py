@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""make bench: what freeze mode costs, and what it saves, in one run.
+
+1. Resume to the first good frame, measured by the guest: from the
+   kernel's "Low-level resume complete" to s3check's first frame (the
+   framebuffer flushed and texture 0 read back right), both in the kernel
+   log's timestamps; virtio-gpu-gl-pci behind a PCIe root port, kept by
+   freeze_mode, by No_Soft_Reset, and lost (neither: the driver creates
+   what it can again), CYCLES_A cycles each, each in a guest of its own.
+2. Re-creation against freezing: the guest holds 1, 16, 64 and 256 MiB of
+   2D resources (virtio-gpu-pci); after an S3 cycle with freeze_mode
+   nothing needs uploading again, while on a device without it the driver
+   creates them again and the guest uploads them again.  The same
+   resume-to-frame time, for both, against the size.
+3. The host: how long a device reset takes with K = 10, 100, 1000
+   resources when it keeps them (frozen) and when it frees them, measured
+   by virtio-gpu-freeze-test's perf cases (-m perf) -- and the same
+   freeing reset with x-freeze-mode off on this QEMU and on QEMU built
+   without the series (the pristine base), in the same run: the series
+   must cost nothing when it is off.
+
+Figures are printed as a table, written to build/bench/results.md, and
+plotted in build/bench/*.png.  Nothing fails on speed; a ratio far from
+the expectation is called out.
+"""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, TOP)
+
+from harness import plot  # noqa: E402
+from harness.guest import BASE, Config, Guest  # noqa: E402
+
+OUT = os.path.join(TOP, "build", "bench")
+CYCLES_A = int(os.environ.get("BENCH_CYCLES", "5"))
+SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "1 16 64 256").split()]
+KS = (10, 100, 1000)
+
+
+def say(msg):
+    print(f"bench: {msg}", flush=True)
+
+
+def times(done):
+    """The guest's resume-to-frame times in a command's lines (ms)."""
+    return [float(line.split()[-1]) for line in done.lines
+            if "TIME resume-to-frame" in line]
+
+
+def resume_to_frame():
+    results = {}
+    for mode in ("freeze", "nsr", "off"):
+        cfg = Config(f"bench-resume-{mode}", "q35", "virtio-gpu-gl-pci",
+                     mode, root_port=True)
+        ms = []
+        # a guest boot for each cycle: on q35 a second S3 in the same
+        # boot never starts (SeaBIOS, README "Known problems")
+        for _ in range(CYCLES_A):
+            with Guest(cfg, OUT) as g:
+                done = g.sleep("mem", 2)
+                ms += times(done)
+        results[cfg.mode_name] = ms
+        say(f"resume to first frame, {cfg.mode_name}: "
+            f"{', '.join(f'{m:.0f}' for m in ms)} ms")
+    return results
+
+
+def recreate():
+    results = {}
+    for mode in ("freeze", "off"):
+        for mib in SIZES:
+            cfg = Config(f"bench-recreate-{mode}-{mib}", "q35",
+                         "virtio-gpu-pci", mode, mem=512 + 2 * mib,
+                         device_opts="max_hostmem=1G")
+            with Guest(cfg, OUT) as g:
+                made = g.command(f"resources {mib}", 600)
+                assert made.ok, made.lines
+                done = g.sleep("mem", 2, then="" if mode == "freeze" else
+                               "reupload", timeout=600)
+                ms = times(done)
+                assert done.ok and ms, done.lines
+            results.setdefault(cfg.mode_name, {})[mib] = ms[0]
+            say(f"{mib} MiB of 2D resources, {cfg.mode_name}: resume to "
+                f"ready {ms[0]:.0f} ms")
+    return results
+
+
+def perf(qemu, paths):
+    """{(kind, k): median µs} from virtio-gpu-freeze-test -m perf."""
+    test = os.path.join(BASE.qemu_build, "tests", "qtest",
+                        "virtio-gpu-freeze-test")
+    out = {}
+    for path in paths:
+        p = subprocess.run(
+            [os.path.join(TOP, "scripts", "qtest-tcg.sh"), test, "-m",
+             "perf", "--tap", "-p", path],
+            env=dict(os.environ, QTEST_QEMU_BINARY=qemu),
+            capture_output=True, text=True, timeout=1800)
+        for m in re.finditer(r"perf device-reset kind=(\w+) k=(\d+) "
+                             r"median_us=([\d.]+)", p.stdout):
+            out[(m.group(1), int(m.group(2)))] = float(m.group(3))
+        if p.returncode:
+            raise SystemExit(f"bench: {test} -p {path} failed:\n"
+                             f"{p.stdout[-2000:]}{p.stderr[-2000:]}")
+    return out
+
+
+def main():
+    if not os.environ.get("DISPLAY"):
+        sys.exit("bench: no X display; run it through 'make bench'")
+    os.makedirs(OUT, exist_ok=True)
+    start = time.monotonic()
+    notes = []
+    lines = [f"# make bench, {time.strftime('%Y-%m-%d')}, {BASE.title}",
+             "", f"Machine: {os.cpu_count()} cores, TCG.", ""]
+
+    say("1/3: resume to the first good frame")
+    a = resume_to_frame()
+    med = {k: statistics.median(v) for k, v in a.items() if v}
+    nsr, frz = med.get("No_Soft_Reset"), med.get("freeze_mode")
+    lines += ["## Resume to the first good frame (guest-measured, median "
+              f"of {CYCLES_A})", "", "| kept by | median ms | all ms |",
+              "|---|---|---|"]
+    for k, v in a.items():
+        lines.append(f"| {k} | {med.get(k, 0):.0f} | "
+                     f"{', '.join(f'{x:.0f}' for x in v)} |")
+    if nsr and frz:
+        ratio = frz / nsr
+        lines += ["", f"freeze_mode / No_Soft_Reset: {ratio:.2f} "
+                  "(expected near 1: freeze_mode sets the virtqueues up "
+                  "again, No_Soft_Reset skips the driver's restore)"]
+        if not 0.5 < ratio < 2:
+            notes.append(f"resume ratio {ratio:.2f} is far from 1")
+    plot.bars(os.path.join(OUT, "bench-resume.png"),
+              "Resume to the first good frame (ms, median)", "ms",
+              {"virtio-gpu-gl-pci behind a root port": med})
+
+    say("2/3: re-creating 2D resources after the device lost them")
+    b = recreate()
+    lines += ["", "## Resume to ready with N MiB of 2D resources", "",
+              "| MiB | " + " | ".join(b) + " | ratio |",
+              "|---|" + "---|" * (len(b) + 1)]
+    fm, off = b.get("freeze_mode", {}), b.get(
+        "neither (patched QEMU, both off)", {})
+    for mib in SIZES:
+        r = off.get(mib, 0) / fm[mib] if fm.get(mib) else 0
+        lines.append(f"| {mib} | " + " | ".join(
+            f"{b[k].get(mib, 0):.0f}" for k in b) + f" | {r:.1f} |")
+    if fm and off and len(SIZES) > 1:
+        small, big = SIZES[0], SIZES[-1]
+        if fm[big] > 2 * fm[small]:
+            notes.append(f"freeze_mode grows with the size: {fm[small]:.0f}"
+                         f" -> {fm[big]:.0f} ms (expected flat)")
+        if off[big] < 2 * off[small]:
+            notes.append("re-creation does not grow with the size "
+                         "(expected to)")
+    plot.lines(os.path.join(OUT, "bench-recreate.png"),
+               "Resume to ready against the size of the guest's resources",
+               "MiB of 2D resources", "ms",
+               {k: (SIZES, [v.get(s) for s in SIZES]) for k, v in b.items()},
+               logx=True)
+
+    say("3/3: the host's device reset with K resources (qtest perf cases)")
+    patched = perf(BASE.qemu, ["/x86_64/virtio-gpu/freeze/perf"])
+    pristine_qemu = os.path.join(BASE.qemu_build.replace(
+        "-build", "-pristine-build"), "qemu-system-x86_64")
+    pristine = perf(pristine_qemu,
+                    ["/x86_64/virtio-gpu/freeze/perf/device-reset/off"])
+    lines += ["", "## Device reset with K resources (host, µs, median of 7)",
+              "", "| K | frozen (kept) | unfrozen (freed) | off | off, "
+              "QEMU without the series | off / without |",
+              "|---|---|---|---|---|---|"]
+    for k in KS:
+        o, q = patched.get(("off", k)), pristine.get(("off", k))
+        r = o / q if o and q else 0
+        lines.append(f"| {k} | {patched.get(('frozen', k), 0):.0f} | "
+                     f"{patched.get(('unfrozen', k), 0):.0f} | {o or 0:.0f}"
+                     f" | {q or 0:.0f} | {r:.2f} |")
+        if r and not 0.8 < r < 1.25:
+            notes.append(f"K={k}: off costs {r:.2f}x QEMU without the "
+                         "series (expected 1)")
+    plot.lines(os.path.join(OUT, "bench-reset.png"),
+               "Device reset with K resources (host)", "K resources", "µs",
+               {"frozen (kept)": (KS, [patched.get(("frozen", k)) for k in KS]),
+                "unfrozen (freed)": (KS, [patched.get(("unfrozen", k))
+                                          for k in KS]),
+                "x-freeze-mode off": (KS, [patched.get(("off", k))
+                                           for k in KS]),
+                "QEMU without the series": (KS, [pristine.get(("off", k))
+                                                 for k in KS])},
+               logx=True, logy=True)
+
+    lines += ["", "Plots: bench-resume.png, bench-recreate.png, "
+              "bench-reset.png", ""]
+    if notes:
+        lines += ["Outside the expectation:", ""] + [f"- {n}" for n in notes]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(OUT, "results.md"), "w") as f:
+        f.write(text)
+    print("\n" + text)
+    say(f"done in {time.monotonic() - start:.0f} s: build/bench/results.md")
+
+
+if __name__ == "__main__":
+    main()
