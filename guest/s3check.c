@@ -46,7 +46,8 @@
  *   write FILE VALUE
  *                write VALUE to FILE (sysfs, debugfs): PASS, or FAIL with
  *                the error (e.g. a refused hibernation)
- *   reopen       open the card again, set the mode with pattern 0 and,
+ *   reopen       open the card again (the first /dev/dri/cardN there is,
+ *                when the old one went away), set the mode with pattern 0 and,
  *                with virgl, create texture 0 again (after the driver
  *                was bound again)
  *   redraw       flush the framebuffer to the host again
@@ -783,8 +784,9 @@ int main(int argc, char **argv)
 	const char *path = "/dev/dri/card0";
 	struct display d = { 0 };
 	unsigned int n, k;
-	char line[160], cmd[32], arg1[96], arg2[32], arg3[32];
+	char line[160], cmd[32], arg1[96], arg2[32], arg3[32], card[32];
 	int fd, opt, virgl, rc;
+	unsigned int i;
 	double t0;
 
 	while ((opt = getopt(argc, argv, "d:")) != -1) {
@@ -852,6 +854,14 @@ int main(int argc, char **argv)
 			write_file(arg1, arg2);
 		} else if (!strcmp(cmd, "reopen")) {
 			close(fd);
+			/*
+			 * bound again while the old card was open, the
+			 * device has the next card number
+			 */
+			for (i = 0; i < 16 && access(path, F_OK); i++) {
+				snprintf(card, sizeof(card), "/dev/dri/card%u", i);
+				path = card;
+			}
 			fd = start(path, &d, &virgl);
 			if (fd < 0)
 				result("FAIL", "reopen", "%s", path);

@@ -81,6 +81,15 @@ def difference(a: Image, b: Image, rect=None, inside=True) -> float:
     return diff / n if n else 0.0
 
 
+def black(img: Image) -> float:
+    """Fraction of black pixels (sampled)."""
+    _, _, px = img
+    n = len(px) // 3
+    step = 7
+    dark = sum(px[i:i + 3] == b"\0\0\0" for i in range(0, len(px), 3 * step))
+    return dark / max(1, (n + step - 1) // step)
+
+
 def texture_panel(img: Image):
     """Where guest/s3check.c shows its texture: (x, y, w, h)."""
     return (img[0] - 4 - 128, 4, 128, 128)

@@ -29,7 +29,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TOP)
 
-from harness import pictures, plot  # noqa: E402
+from harness import pictures, plot, s3case  # noqa: E402
 from harness.guest import BASE, Config, Guest, GuestError  # noqa: E402
 
 OUT = os.path.join(TOP, "build", "soak")
@@ -57,7 +57,7 @@ def main():
     cfg = Config("soak", "pc", "virtio-gpu-gl-pci", "freeze",
                  device_opts="hostmem=64M,blob=on")
     g = Guest(cfg, OUT)
-    rows, failures = [], []
+    rows, failures, black = [], [], []
     t0 = time.monotonic()
     try:
         g.start()
@@ -84,12 +84,17 @@ def main():
                 if not d.ok:
                     failures.append(f"cycle {n}: {command}: {d.lines}")
             if n % 10 == 0:
-                time.sleep(1)
-                shot = g.screenshot(os.path.join(OUT, "last.png"))
-                off = pictures.difference(
-                    shot, pictures.pattern(n % 4, *shot[:2]),
-                    pictures.texture_panel(shot), inside=False)
-                if off > 0.01:
+                png = os.path.join(OUT, "last.png")
+                shot = g.screenshot(png)
+                want = pictures.pattern(n % 4, *shot[:2])
+                panel = pictures.texture_panel(shot)
+                # the display reaches the X server asynchronously
+                shot = s3case.shot_of(g, png, want, panel, wait=15)
+                off = pictures.difference(shot, want, panel, inside=False)
+                if off > 0.01 and pictures.black(shot) > 0.99:
+                    # README, Known problems: not the device's doing
+                    black.append(n)
+                elif off > 0.01:
                     failures.append(f"cycle {n}: pattern {n % 4} not on "
                                     f"the screen ({off:.1%} off)")
             rows.append((n, *proc(pid), time.monotonic() - start))
@@ -141,6 +146,13 @@ def main():
           f" KiB); fds {rows[0][2]} -> {rows[-1][2]}")
     print(f"soak: {os.path.relpath(png, TOP)}, "
           f"{os.path.relpath(os.path.join(OUT, 'soak.csv'), TOP)}")
+    checks = cycles // 10
+    if black:
+        print(f"soak: {len(black)} of {checks} screen checks found QEMU's "
+              f"SDL window black (cycles {black}; README, Known problems); "
+              "the guest's checks of those cycles passed")
+    if checks and len(black) == checks:
+        failures.append("every screen check found the window black")
     if failures:
         print("soak: FAILED:\n  " + "\n  ".join(failures[:20]))
         sys.exit(1)

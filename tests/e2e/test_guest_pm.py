@@ -28,7 +28,7 @@ import pytest
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, TOP)
 
-from harness import pictures  # noqa: E402
+from harness import pictures, s3case  # noqa: E402
 from harness.guest import BASE, Config, Guest  # noqa: E402
 
 OUT = os.path.join(TOP, "build", f"e2e-{BASE.name}")
@@ -98,6 +98,11 @@ def test_s2idle():
     assert not bad, "\n".join(bad)
 
 
+class BlackWindow(Exception):
+    """QEMU's SDL window stayed black after a resume (README, Known
+    problems)."""
+
+
 def test_five_cycles():
     """Five S3 cycles in a row, painting and uploading between them.
 
@@ -105,9 +110,23 @@ def test_five_cycles():
     the series -- SeaBIOS's resume path restores the ICH9 PM base through
     the MMCONFIG window that the wake-up reset has just disabled, so the
     PM registers stay unmapped after the first resume and the guest's
-    next SLP_EN write goes nowhere (README, "Known problems")."""
+    next SLP_EN write goes nowhere (README, "Known problems").  A run
+    whose only problem is QEMU's SDL window staying black runs once
+    more, recorded in retried.txt as test_guest_s3 does."""
+    try:
+        five_cycles()
+    except BlackWindow as e:
+        if "black-window" in BASE.e2e_known:
+            pytest.xfail(f"known (pins: E2E_KNOWN): {e}")
+        with open(os.path.join(OUT, "retried.txt"), "a") as f:
+            f.write(f"pm-five-cycles: {e}\n")
+        five_cycles()
+
+
+def five_cycles():
     cfg = Config("pm-five-cycles", "pc", "virtio-gpu-gl-pci", "freeze")
     g = Guest(cfg, OUT).start()
+    black = None
     try:
         for k in range(1, 6):
             states = []
@@ -118,15 +137,22 @@ def test_five_cycles():
             for t in range(k):
                 assert done.checks.get(f"texture-{t}") == "PASS", done.lines
             ok(g.command(f"paint {k}"))
-            time.sleep(1)
-            shot = g.screenshot(os.path.join(OUT, f"pm-cycle-{k}.png"))
-            off = pictures.difference(shot, pictures.pattern(k, *shot[:2]))
+            png = os.path.join(OUT, f"pm-cycle-{k}.png")
+            want = pictures.pattern(k, *g.screenshot(png)[:2])
+            shot = s3case.shot_of(g, png, want, wait=15)
+            off = pictures.difference(shot, want)
+            if off >= 0.01 and pictures.black(shot) > 0.99:
+                black = f"cycle {k}: pattern {k} not shown, window black"
+                break
             assert off < 0.01, f"cycle {k}: pattern {k} not shown ({off:.1%})"
             ok(g.command(f"texture {k}"))
-        assert g.events == ["SUSPEND", "WAKEUP"] * 5
+        else:
+            assert g.events == ["SUSPEND", "WAKEUP"] * 5
     finally:
         bad = finish(g)
     assert not bad, "\n".join(bad)
+    if black:
+        raise BlackWindow(black)
 
 
 def test_hibernation_refused_with_virgl():
@@ -208,7 +234,8 @@ def test_failed_resume_leaves_device_thawed():
     g = Guest(cfg, OUT).start()
     try:
         for f, v in (("inject", "virtio_gpu_find_vqs"),
-                     ("virtio_gpu_find_vqs/retval", "-12"),
+                     # retval takes unsigned values only: -ENOMEM
+                     ("virtio_gpu_find_vqs/retval", "0xfffffffffffffff4"),
                      ("probability", "100"), ("interval", "1"),
                      ("verbose", "0"), ("times", "1")):
             ok(g.command(f"write {FAIL_FUNCTION}/{f} {v}"))
@@ -223,9 +250,10 @@ def test_failed_resume_leaves_device_thawed():
         ok(g.command("reopen", 60))
         assert not g.frozen()
         ok(g.command("paint 1"))
-        time.sleep(1)
-        shot = g.screenshot(os.path.join(OUT, "pm-failed-resume.png"))
-        off = pictures.difference(shot, pictures.pattern(1, *shot[:2]))
+        png = os.path.join(OUT, "pm-failed-resume.png")
+        want = pictures.pattern(1, *g.screenshot(png)[:2])
+        shot = s3case.shot_of(g, png, want, wait=15)
+        off = pictures.difference(shot, want)
         assert off < 0.01, f"pattern 1 not shown after rebind ({off:.1%})"
     finally:
         # the failure this case injects, as the PM core reports it

@@ -107,7 +107,12 @@ def environment():
 
 @pytest.mark.parametrize("cfg,expect", CASES, ids=[c[0].name for c in CASES])
 def test_s3(cfg, expect):
-    r = s3case.run(cfg, expect, OUT)
+    # a GL case whose only problem is QEMU's SDL window staying black
+    # runs once more, recorded (README, Known problems)
+    r, bad = s3case.run_judged(cfg, expect, OUT)
     RESULTS.append(r)
-    bad = s3case.problems(r)
+    if s3case.black_window_only(r, bad) and \
+            "black-window" in BASE.e2e_known:
+        pytest.xfail("known (pins: E2E_KNOWN): QEMU's SDL window black "
+                     "after resume, the rest as expected: " + "; ".join(bad))
     assert not bad, "\n".join(bad)

@@ -202,6 +202,27 @@ def test_pytest_real_run_cut_short(tmp_path, monkeypatch):
     assert check.summary(t) == 1
 
 
+def test_pytest_xfail_is_known_not_passed(tmp_path, monkeypatch):
+    """A known problem (pytest.xfail, E2E_KNOWN in the pins) is counted
+    "known", in CI too: neither a pass nor a skip."""
+    d = tmp_path / "suite"
+    d.mkdir()
+    (d / "test_k.py").write_text(textwrap.dedent("""
+        import pytest
+        def test_ok():
+            pass
+        def test_known():
+            pytest.xfail("black window")
+    """))
+    monkeypatch.setattr(check, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(check, "TOP", str(tmp_path))
+    monkeypatch.setenv("CI", "true")
+    t = check.Tally()
+    check.pytest_stage(t, "fake", "suite")
+    assert len(t.of("pass")) == 1 and not t.of("fail")
+    assert [e[3] for e in t.of("known")] == ["black window"]
+
+
 # ------------------------------------------------------------- whole stage
 
 FAKE_MESON = r'''#!/usr/bin/python3
