@@ -103,8 +103,9 @@ apt_fetch() {
 			return 1
 		fi
 	fi
-	for f in "$tmp"/*; do
-		mv "$f" "$cache/"
+	# not $f: the callers' own variable
+	for got in "$tmp"/*; do
+		mv "$got" "$cache/"
 	done
 	rm -rf "$tmp"
 }

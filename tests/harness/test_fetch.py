@@ -58,3 +58,22 @@ def test_missing_pin_names_the_pin(project):
     assert "version 1:10.0.13+ds-0+deb13u99 is not in Debian trixie" in r.stdout
     assert "The pin in pins/debian13 must be bumped" in r.stdout
     assert not [n for n in os.listdir(project.cache) if n.startswith("qemu_")]
+
+
+def test_downloaded_deb_lands_in_the_cache(project, tmp_path):
+    """apt writes the kernel .deb into a scratch folder; fetch.sh moves it
+    to build/cache and checks it there (a fake apt-get writes a wrong
+    file: the checksum, not the move, must be what stops it)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "apt-get"
+    fake.write_text("#!/bin/sh\n"
+                    "[ \"$1\" = download ] || exec /usr/bin/apt-get \"$@\"\n"
+                    "echo not a deb > linux-source-6.12_6.12.117-1_all.deb\n")
+    fake.chmod(0o755)
+    r = project.script("fetch.sh", "linux", env={
+        "BASE": "debian13", "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert r.returncode != 0
+    assert "apt did not write" not in r.stdout
+    assert ("checksum mismatch for "
+            "build/cache/linux-source-6.12_6.12.117-1_all.deb") in r.stdout
