@@ -20,13 +20,7 @@ def lines(path, title, xlabel, ylabel, series, logx=False, logy=False,
     if logy:
         ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
-    ax.legend()
-    if notes:
-        fig.text(0.01, 0.01, notes, fontsize=7, alpha=0.7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, notes)
 
 
 def bars(path, title, ylabel, groups, notes=None):
@@ -43,6 +37,11 @@ def bars(path, title, ylabel, groups, notes=None):
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, ax, path, notes)
+
+
+def _save(fig, ax, path, notes):
+    """Legend, notes in the corner, PNG at path; returns path."""
     ax.legend()
     if notes:
         fig.text(0.01, 0.01, notes, fontsize=7, alpha=0.7)
