@@ -37,7 +37,7 @@ help:
 	@echo 'make checkpatch  QEMU'"'"'s and the kernel'"'"'s checkpatch.pl on every series'
 	@echo 'make deps        install the Debian packages (apt-get; root)'
 	@echo 'make fresh-debian RELEASE=trixie: the two commands on a bare Debian'
-	@echo 'make clean       remove the QEMU builds; distclean: all of build/'
+	@echo 'make clean       remove the QEMU and kernel builds; distclean: all of build/'
 
 deps:
 	@$(S)/deps.sh

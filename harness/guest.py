@@ -161,7 +161,7 @@ class Guest:
         self.n = 0
         self.virgl = False
         self.feature_negotiated: Optional[bool] = None
-        self.events: List[str] = []
+        self._power_events: List[str] = []
         self.exitcode: Optional[int] = None
 
     # -- life cycle
@@ -184,6 +184,14 @@ class Guest:
         except Exception as e:
             raise GuestError(f"QEMU did not start: {e}\nits output: "
                              f"{self.vm.get_log() or ''}") from e
+        try:
+            return self._boot(ready_timeout)
+        except BaseException:
+            # never leave a TCG guest running behind a failed start
+            self.stop()
+            raise
+
+    def _boot(self, ready_timeout: float):
         self.console = Console(self.vm.console_socket, self.console_log)
         line = self.console.wait_for("the virtio-gpu features line",
                                      lambda s: "FREEZE_MODE)=" in s, 60)
@@ -265,12 +273,23 @@ class Guest:
                     raise GuestError(f"QEMU sent no {ev} event within "
                                      f"{wait:.0f} s of '{command}'\n"
                                      f"{self.console.tail()}")
-                self.events.append(ev)
+                self._power_events.append(ev)
                 if ev == "SUSPEND" and while_asleep:
                     while_asleep()
         return self.done(n, command, timeout + seconds)
 
     # -- QMP
+
+    @property
+    def events(self) -> List[str]:
+        """Every SUSPEND, SUSPEND_DISK and WAKEUP QEMU sent so far, in the
+        order seen: those sleep() waited for, and any other QMP reported
+        (an unexpected one fails the checks that look at this)."""
+        if self.vm:
+            for e in self.vm.get_qmp_events(wait=False):
+                if e["event"] in ("SUSPEND", "SUSPEND_DISK", "WAKEUP"):
+                    self._power_events.append(e["event"])
+        return list(self._power_events)
 
     def event(self, name: str, timeout: float) -> bool:
         """Wait for QMP event name; False if it did not come in time.

@@ -21,8 +21,9 @@ secs=${FUZZ_SECS:-600}
 obj=$top/build/$QEMU_TREE-asan
 out=$top/build/fuzz
 "$top/scripts/build-qemu-asan.sh" qemu-fuzz-x86_64
+# an earlier run's reproducers stay; this run's go to crashes/ too
 mkdir -p "$out/corpus" "$out/crashes"
-rm -f "$out"/crashes/*
+before=$(ls "$out/crashes" | wc -l)
 echo "fuzz: generic-fuzz-virtio-gpu-freeze for $secs s (corpus build/fuzz/corpus, $(ls "$out/corpus" | wc -l) inputs)"
 set +e
 (cd "$obj" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -34,8 +35,8 @@ set +e
 rc=$?
 set -e
 grep -E "^#[0-9]+.*(DONE|pulse|NEW)|stat::number_of_executed_units|stat::peak_rss" "$out/fuzz.log" | tail -5
-crashes=$(ls "$out/crashes" | wc -l)
-echo "fuzz: exit status $rc, $(ls "$out/corpus" | wc -l) inputs in the corpus, $crashes reproducers"
+crashes=$(($(ls "$out/crashes" | wc -l) - before))
+echo "fuzz: exit status $rc, $(ls "$out/corpus" | wc -l) inputs in the corpus, $crashes new reproducers"
 if [ "$rc" != 0 ] || [ "$crashes" != 0 ]; then
 	grep -E "ERROR: |SUMMARY: |runtime error:|==[0-9]+==" "$out/fuzz.log" | head -20
 	echo "fuzz: FAILED: see build/fuzz/fuzz.log and build/fuzz/crashes/"
