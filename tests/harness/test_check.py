@@ -130,8 +130,15 @@ def test_known_run_still_failing_or_stale():
     k = Known("fail", "s/a", "/x86_64/a/two", "firmware")
     res = check.evaluate_known_run(k, rec("FAIL", "not ok 1 /x86_64/a/two\n", 1))
     assert res[2] == "known"
-    aborted = check.evaluate_known_run(k, rec("ERROR", "", -6))
+    aborted = check.evaluate_known_run(
+        k, rec("ERROR", "Bail out! ERROR:x.c:1:f: assertion failed\n", -6))
     assert aborted[2] == "known"
+    # a crash before the subtest, or a skip, shows nothing
+    crashed = check.evaluate_known_run(k, rec("ERROR", "", -6))
+    assert crashed[2] == "fail"
+    skipped = check.evaluate_known_run(
+        k, rec("OK", "ok 1 /x86_64/a/two # SKIP no device\n"))
+    assert skipped[2] == "fail" and "skipped" in skipped[3]
     timed_out = check.evaluate_known_run(k, rec("FAIL", "", 124))
     assert timed_out[2] == "known" and "timed out" in timed_out[3]
     stale = check.evaluate_known_run(k, rec("OK", "ok 1 /x86_64/a/two\n"))
