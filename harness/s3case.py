@@ -71,6 +71,8 @@ class Result:
     freeze_mode_errors: List[str] = field(default_factory=list)
     exitcode: Optional[int] = None
     pictures: Dict[str, str] = field(default_factory=dict)
+    # the guest's "paint 1" after resume: PASS or FAIL
+    paint: Optional[str] = None
     # QEMU's SDL window all black after resume (README, Known problems)
     window_black: bool = False
     # the case ran again because of that: the first run's problems
@@ -131,6 +133,15 @@ def problems(r: Result) -> List[str]:
         out.append(f"rtcwake failed ({r.checks['rtcwake']})")
     if r.checks.get("scanout") != "PASS":
         out.append(f"the CRTC after resume: {r.checks.get('scanout')}")
+    # every other check of the guest after resume must pass; what a lost
+    # state makes fail (textures, blobs) is judged against the case
+    lost_ok = () if exp.kept else ("texture-", "blob-")
+    for name, verdict in r.checks.items():
+        if verdict == "FAIL" and name not in ("scanout", "rtcwake") and \
+                not name.startswith(lost_ok or ("texture-0", "blob-0")):
+            out.append(f"the guest's check '{name}' failed after resume")
+    if r.paint not in (None, "PASS"):
+        out.append(f"painting after resume: {r.paint}")
     if cfg.gl and r.texture_kept != exp.kept:
         out.append(f"texture 0 {'kept' if r.texture_kept else 'lost'}, "
                    f"expected {kept}")
@@ -229,7 +240,7 @@ def run(cfg: Config, expect: Expect, outdir: str, seconds: int = 3) -> Result:
         r.changed = pictures.difference(before, after, panel, inside=False)
         r.panel_changed = (pictures.difference(before, after, panel)
                            if cfg.gl else 0.0)
-        g.command("paint 1")
+        r.paint = g.command("paint 1").status
         new = shot_of(g, pic["new"], pictures.pattern(1, *before[:2]))
         r.pictures["new"] = pic["new"]
         r.new_picture_off = pictures.difference(
