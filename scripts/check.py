@@ -183,6 +183,9 @@ def pytest_stage(t, stage, tests, wrapper=(), extra=(), env=None):
     xml = os.path.join(RESULTS, f"{safe}.xml")
     if os.path.exists(xml):
         os.unlink(xml)
+    env = dict(env or os.environ)
+    if strict_mode() and env.pop("PYTEST_ADDOPTS", None):
+        say("PYTEST_ADDOPTS ignored (CI=true): every test runs")
     collected, text = pytest_collect(tests, env)
     say(f"{len(collected)} tests collected in {tests}")
     if not collected:
@@ -553,14 +556,21 @@ def stage_script(t, base, stage, script, env, what):
           f"exit {p.returncode}" if p.returncode else "")
 
 
+def at_least(var, default):
+    """The environment's var, but never less than the default with
+    CI=true: a setting must not shrink the gate."""
+    v = int(os.environ.get(var, default))
+    return str(max(v, default) if strict_mode() else v)
+
+
 def stage_fuzz(t, base):
-    secs = os.environ.get("FUZZ_SECS", str(CHECK_FUZZ_SECS))
+    secs = at_least("FUZZ_SECS", CHECK_FUZZ_SECS)
     stage_script(t, base, "fuzz", "fuzz.sh", {"FUZZ_SECS": secs},
                  f"generic-fuzz-virtio-gpu-freeze for {secs} s")
 
 
 def stage_soak(t, base):
-    cycles = os.environ.get("CYCLES", str(CHECK_SOAK_CYCLES))
+    cycles = at_least("CYCLES", CHECK_SOAK_CYCLES)
     stage_script(t, base, "soak", "soak.sh", {"CYCLES": cycles},
                  f"soak, {cycles} S3 cycles")
 
