@@ -283,6 +283,18 @@ def black_window_only(r: Result, bad: List[str]) -> bool:
         any(s in line for s in BLACK_WINDOW_SYMPTOMS) for line in bad)
 
 
+def keep_first_run(name: str, outdir: str):
+    """Move a case's logs and pictures aside as <file>.first-run before
+    it runs again, so a RETRIED entry keeps its evidence."""
+    for f in os.listdir(outdir):
+        if name in f and not f.endswith(".first-run") and \
+                f.split(".")[0] in (f"{name}-console", f"{name}-qemu",
+                                    f"qemu-{name}", f"{name}-before",
+                                    f"{name}-after", f"{name}-new"):
+            os.replace(os.path.join(outdir, f),
+                       os.path.join(outdir, f + ".first-run"))
+
+
 def run_judged(cfg: Config, expect: Expect, outdir: str) -> Tuple[Result, List[str]]:
     """run() and problems(); a case whose only problem is the black SDL
     window runs once more, and the result says so (r.retried, the
@@ -297,6 +309,7 @@ def run_judged(cfg: Config, expect: Expect, outdir: str) -> Tuple[Result, List[s
         with open(os.path.join(outdir, "retried.txt"), "a") as f:
             f.write(f"{cfg.name}: " + "; ".join(bad) + "\n")
         first = bad
+        keep_first_run(cfg.name, outdir)
         r = run(cfg, expect, outdir)
         r.retried = first
         bad = problems(r)
