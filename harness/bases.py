@@ -52,6 +52,12 @@ class Base:
         return os.path.join(self.qemu_build, "qemu-system-x86_64")
 
     @property
+    def qemu_pristine(self):
+        """QEMU without the series (scripts/build-qemu.sh, PRISTINE=1)."""
+        return os.path.join(BUILD, self.qemu_tree + "-pristine-build",
+                            "qemu-system-x86_64")
+
+    @property
     def qemu_python(self):
         return os.path.join(BUILD, self.qemu_tree, "python")
 

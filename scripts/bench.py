@@ -168,8 +168,7 @@ def main():
 
     say("3/3: the host's device reset with K resources (qtest perf cases)")
     patched = perf(BASE.qemu, ["/x86_64/virtio-gpu/freeze/perf"])
-    pristine_qemu = os.path.join(BASE.qemu_build.replace(
-        "-build", "-pristine-build"), "qemu-system-x86_64")
+    pristine_qemu = BASE.qemu_pristine
     pristine = perf(pristine_qemu,
                     ["/x86_64/virtio-gpu/freeze/perf/device-reset/off"])
     lines += ["", "## Device reset with K resources (host, µs, median of 7)",
