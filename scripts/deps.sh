@@ -144,7 +144,7 @@ if [ "$codename" = bookworm ]; then
 	src=/etc/apt/sources.list.d/qemu-freeze-mode-backports.sources
 	pin=/etc/apt/preferences.d/qemu-freeze-mode-backports
 	if [ ! -f "$src" ]; then
-		mirror=$(scripts/debian-mirror.sh)
+		mirror=$("$(dirname "$0")/debian-mirror.sh")
 		say "enabling bookworm-backports from $mirror (meson only)"
 		cat >"$src" <<-SRC
 		# Written by qemu-freeze-mode's 'make deps': QEMU 10.0 needs meson >= $MESON_MIN.

@@ -42,7 +42,8 @@ cleanup() {
 		umount -l "$m" 2>/dev/null || true
 	done
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
 mnt() {	# mnt TYPE SOURCE TARGET [OPTIONS]
 	mkdir -p "$3"
 	if [ "$1" = bind ]; then

@@ -140,10 +140,14 @@ def main():
         notes=f"RSS growth after cycle {WARMUP}: {grew} KiB (bound "
               f"{RSS_BOUND_KIB} KiB); open fds: {rows[0][2] if rows else '-'}"
               f" -> {rows[-1][2] if rows else '-'}")
-    print(f"\nsoak: {len(rows) - 1} cycles in {time.monotonic() - t0:.0f} s; "
-          f"RSS {rows[0][1] / 1024:.1f} -> {rows[-1][1] / 1024:.1f} MiB "
-          f"(growth after cycle {WARMUP}: {grew} KiB, bound {RSS_BOUND_KIB}"
-          f" KiB); fds {rows[0][2]} -> {rows[-1][2]}")
+    if rows:
+        print(f"\nsoak: {len(rows) - 1} cycles in "
+              f"{time.monotonic() - t0:.0f} s; RSS {rows[0][1] / 1024:.1f} -> "
+              f"{rows[-1][1] / 1024:.1f} MiB (growth after cycle {WARMUP}: "
+              f"{grew} KiB, bound {RSS_BOUND_KIB} KiB); fds {rows[0][2]} -> "
+              f"{rows[-1][2]}")
+    else:
+        failures.append("no cycle ran")
     print(f"soak: {os.path.relpath(png, TOP)}, "
           f"{os.path.relpath(os.path.join(OUT, 'soak.csv'), TOP)}")
     checks = cycles // 10
