@@ -683,7 +683,8 @@ static int reupload(int fd)
  */
 static double resume_to_now_ms(void)
 {
-	static const char mark[] = "s3check: first good frame\n";
+	/* KERN_DEBUG: in the log with its timestamp, not on the console */
+	static const char mark[] = "<7>s3check: first good frame\n";
 	unsigned long long ts, resumed = 0, now = 0;
 	char rec[1024];
 	int fd;

@@ -58,6 +58,25 @@ CONSOLE_PROBLEMS = re.compile(
     r"Kernel panic|segfault")
 
 
+def s3check_words(line: str) -> List[str]:
+    """The words of s3check's message in a console line, or [].
+
+    The serial console carries the kernel's messages too, and one can land
+    in the middle of s3check's line ("s3check: DONE 7 PASSs3check: first
+    good frame" when the kernel echoes a mark s3check wrote to /dev/kmsg):
+    the message ends where another "s3check:" starts, and its last word
+    loses what was glued to it.
+    """
+    start = line.find("s3check: ")
+    if start < 0:
+        return []
+    msg = line[start:]
+    glued = msg.find("s3check:", 1)
+    if glued > 0:
+        msg = msg[:glued]
+    return msg.split()
+
+
 def say(msg):
     print(f"guest: {msg}", flush=True)
 
@@ -243,16 +262,17 @@ class Guest:
         checks, lines = {}, []
 
         def match(line):
-            if "s3check: " not in line:
+            words = s3check_words(line)
+            if not words:
                 return False
             lines.append(line)
-            words = line[line.index("s3check: "):].split()
             if len(words) >= 3 and words[1] in ("PASS", "FAIL", "SKIP"):
                 checks[words[2]] = words[1]
-            return words[1] == "DONE" and words[2] == str(n)
+            return len(words) >= 4 and words[1] == "DONE" and \
+                words[2] == str(n)
         line = self.console.wait_for(f"the end of command {n} ({command})",
                                      match, timeout)
-        return Done(n, command, line.split()[-1], checks, lines)
+        return Done(n, command, s3check_words(line)[3], checks, lines)
 
     def command(self, command: str, timeout: float = 60) -> Done:
         return self.done(self.send(command), command, timeout)

@@ -67,3 +67,12 @@ def test_wait_for_ends_when_qemu_closes_the_console(pair):
     guest.close()
     with pytest.raises(GuestError, match="the console closed"):
         console.wait_for("anything", lambda s: True, 10)
+
+
+def test_s3check_words_stop_where_a_kernel_message_is_glued_on():
+    from harness.guest import s3check_words
+    assert s3check_words("s3check: DONE 7 PASSs3check: first good frame") \
+        == ["s3check:", "DONE", "7", "PASS"]
+    assert s3check_words("[  1.0] x s3check: PASS texture-0 16384 bytes") \
+        == ["s3check:", "PASS", "texture-0", "16384", "bytes"]
+    assert s3check_words("OOM killer enabled.") == []
