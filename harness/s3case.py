@@ -13,7 +13,8 @@ run() boots the guest (harness.guest) and goes through one sleep cycle:
      thawed it); the screen is saved again (NAME-after.png);
   4. the guest paints test pattern 1 and uploads texture 1: the host
      must show the new picture (a stale host image must not pass) and
-     read the new texture back (NAME-new.png);
+     read the new texture back (NAME-new.png), also when the state was
+     lost: the driver must then have created its 3D context again;
   5. QEMU is quit over QMP and must exit with status 0; the console is
      scanned for kernel warnings and failed PM callbacks, QEMU's log for
      rejected freeze_mode writes.
@@ -173,8 +174,10 @@ def problems(r: Result) -> List[str]:
         out.append(f"the new picture after resume is "
                    f"{'shown' if r.new_picture_shown else 'NOT shown'} "
                    f"({r.new_picture_off:.1%} off test pattern 1)")
-    if cfg.gl and exp.kept and r.new_texture != "PASS":
-        out.append(f"a new texture after resume: {r.new_texture}")
+    if cfg.gl and exp.display_back and r.new_texture != "PASS":
+        out.append(f"a new texture after resume: {r.new_texture}" +
+                   ("" if exp.kept else " (the driver must create its 3D "
+                    "context again after the loss)"))
     for line in r.console_problems:
         out.append(f"guest console: {line.strip()}")
     for line in r.freeze_mode_errors:
