@@ -661,6 +661,36 @@ static void make_resources(int fd, unsigned int mib)
 	       now_ms() - t0);
 }
 
+/*
+ * Wait until the host has completed every command queued so far. Without
+ * virgl a transfer carries no fence, so upload()'s WAIT returns at once;
+ * the host processes the control queue in order, so waiting for the fence
+ * of a 1x1 resource created after the transfers waits for them too.
+ */
+static int host_barrier(int fd)
+{
+	struct drm_virtgpu_resource_create rc = {
+		.target = PIPE_TEXTURE_2D,
+		.format = VIRGL_FORMAT_B8G8R8A8_UNORM,
+		.bind = VIRGL_BIND_SAMPLER_VIEW,
+		.width = 1,
+		.height = 1,
+		.depth = 1,
+		.array_size = 1,
+	};
+	struct drm_virtgpu_3d_wait wait = { 0 };
+	struct drm_gem_close close_bo = { 0 };
+	int ret;
+
+	if (xioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, &rc))
+		return -1;
+	wait.handle = rc.bo_handle;
+	ret = xioctl(fd, DRM_IOCTL_VIRTGPU_WAIT, &wait);
+	close_bo.handle = rc.bo_handle;
+	ioctl(fd, DRM_IOCTL_GEM_CLOSE, &close_bo);
+	return ret;
+}
+
 static int reupload(int fd)
 {
 	unsigned int i;
@@ -672,6 +702,12 @@ static int reupload(int fd)
 			       strerror(errno));
 			return -1;
 		}
+	}
+	/* done when the host has the contents, not when they are queued */
+	if (host_barrier(fd)) {
+		result("FAIL", "reupload", "waiting for the host: %s",
+		       strerror(errno));
+		return -1;
 	}
 	return 0;
 }
