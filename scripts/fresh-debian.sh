@@ -73,6 +73,14 @@ else
 	say "root ready in $(($(date +%s) - start)) s"
 fi
 
+# The root uses the machine's mirror as the machine's apt does: with its
+# Acquire settings (a proxy, or a snapshot mirror whose Release files are
+# past their Valid-Until date, which apt would refuse otherwise).  Only
+# those lines are taken: the rest of the machine's apt configuration
+# (hooks of tools the root does not have) stays out.
+grep -h '^[[:space:]]*Acquire::.*;[[:space:]]*$' /etc/apt/apt.conf /etc/apt/apt.conf.d/* \
+	2>/dev/null >"$root/etc/apt/apt.conf.d/50machine-acquire" || true
+
 rm -rf "$root/src"
 mkdir -p "$root/src"
 say "cloning HEAD ($(git -C "$top" rev-parse --short HEAD)) and copying ../shared"
