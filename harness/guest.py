@@ -58,23 +58,22 @@ CONSOLE_PROBLEMS = re.compile(
     r"Kernel panic|segfault")
 
 
-def s3check_words(line: str) -> List[str]:
-    """The words of s3check's message in a console line, or [].
+def s3check_messages(line: str) -> List[List[str]]:
+    """The words of each of s3check's messages in a console line.
 
     The serial console carries the kernel's messages too, and one can land
     in the middle of s3check's line ("s3check: DONE 7 PASSs3check: first
-    good frame" when the kernel echoes a mark s3check wrote to /dev/kmsg):
-    the message ends where another "s3check:" starts, and its last word
-    loses what was glued to it.
+    good frame", or "s3check: DONE 7 PASS[  12.3] virtio..."): a message
+    starts at each "s3check: " and ends where the next one starts.
     """
-    start = line.find("s3check: ")
-    if start < 0:
-        return []
-    msg = line[start:]
-    glued = msg.find("s3check:", 1)
-    if glued > 0:
-        msg = msg[:glued]
-    return msg.split()
+    return [["s3check:"] + piece.split()
+            for piece in line.split("s3check: ")[1:]]
+
+
+def s3check_status(word: str) -> str:
+    """PASS or FAIL at the start of a word something may be glued to."""
+    m = re.match(r"PASS|FAIL", word)
+    return m.group(0) if m else word
 
 
 def say(msg):
@@ -261,18 +260,23 @@ class Guest:
     def done(self, n: int, command: str, timeout: float = 60) -> Done:
         checks, lines = {}, []
 
+        status = []
+
         def match(line):
-            words = s3check_words(line)
-            if not words:
+            msgs = s3check_messages(line)
+            if not msgs:
                 return False
             lines.append(line)
-            if len(words) >= 3 and words[1] in ("PASS", "FAIL", "SKIP"):
-                checks[words[2]] = words[1]
-            return len(words) >= 4 and words[1] == "DONE" and \
-                words[2] == str(n)
-        line = self.console.wait_for(f"the end of command {n} ({command})",
-                                     match, timeout)
-        return Done(n, command, s3check_words(line)[3], checks, lines)
+            for words in msgs:
+                if len(words) >= 3 and words[1] in ("PASS", "FAIL", "SKIP"):
+                    checks[words[2]] = words[1]
+                if len(words) >= 4 and words[1] == "DONE" and \
+                        words[2] == str(n):
+                    status.append(s3check_status(words[3]))
+            return bool(status)
+        self.console.wait_for(f"the end of command {n} ({command})", match,
+                              timeout)
+        return Done(n, command, status[0], checks, lines)
 
     def command(self, command: str, timeout: float = 60) -> Done:
         return self.done(self.send(command), command, timeout)
