@@ -279,9 +279,10 @@ BLACK_WINDOW_SYMPTOMS = ("texture panel on the screen",
 
 def black_window_only(r: Result, bad: List[str]) -> bool:
     """True when the only problems of a GL case are those of QEMU's SDL
-    window staying black after resume -- a host display defect seen with
-    and without freeze mode, on both bases (README, Known problems) --
-    while everything the guest and QEMU report is as expected."""
+    window staying black after resume -- the SDL refresh race that QEMU
+    patch 5 fixes, seen with and without freeze mode before it (README,
+    Known problems) -- while everything the guest and QEMU report is as
+    expected."""
     return bool(bad) and r.window_black and all(
         any(s in line for s in BLACK_WINDOW_SYMPTOMS) for line in bad)
 
@@ -308,7 +309,7 @@ def run_judged(cfg: Config, expect: Expect, outdir: str) -> Tuple[Result, List[s
         return r, bad
     if black_window_only(r, bad):
         say(f"[{cfg.name}] QEMU's SDL window stayed black after resume "
-            "(a known host display problem): running the case again")
+            "(QEMU patch 5 should prevent it): running the case again")
         with open(os.path.join(outdir, "retried.txt"), "a") as f:
             f.write(f"{cfg.name}: " + "; ".join(bad) + "\n")
         first = bad

@@ -92,7 +92,7 @@ def main():
                 shot = s3case.shot_of(g, png, want, panel, wait=15)
                 off = pictures.difference(shot, want, panel, inside=False)
                 if off > 0.01 and pictures.black(shot) > 0.99:
-                    # README, Known problems: not the device's doing
+                    # README, Known problems: fixed by QEMU patch 5
                     black.append(n)
                 elif off > 0.01:
                     failures.append(f"cycle {n}: pattern {n % 4} not on "
