@@ -130,6 +130,28 @@ def perf(qemu, kinds):
     return out
 
 
+def measured():
+    """What was measured: the repository's commit and the series."""
+    def git(*args):
+        p = subprocess.run(["git", "-C", TOP, *args], capture_output=True,
+                           text=True)
+        return p.stdout.strip() if p.returncode == 0 else "?"
+    counts = []
+    for tree in (BASE.qemu_tree, BASE.linux_tree):
+        try:
+            with open(os.path.join(TOP, "patches", tree, "series")) as f:
+                n = sum(1 for line in f if line.strip() and
+                        not line.startswith("#"))
+        except OSError:
+            n = "?"
+        counts.append(f"patches/{tree} {n} patches")
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain",
+                                                 "--untracked-files=no") \
+        else ""
+    return f"commit {git('rev-parse', '--short', 'HEAD')}{dirty}, " + \
+        ", ".join(counts)
+
+
 def main():
     if not os.environ.get("DISPLAY"):
         sys.exit("bench: no X display; run it through 'make bench'")
@@ -137,6 +159,7 @@ def main():
     start = time.monotonic()
     notes = []
     lines = [f"# make bench, {time.strftime('%Y-%m-%d')}, {BASE.title}",
+             "", f"Measured: {measured()}.",
              "", f"Machine: {os.cpu_count()} cores, TCG.", ""]
 
     say("1/3: resume to the first good frame")
@@ -147,8 +170,13 @@ def main():
               f"of {CYCLES_A})", "", "| kept by | median ms | all ms |",
               "|---|---|---|"]
     for k, v in a.items():
-        lines.append(f"| {k} | {med.get(k, 0):.0f} | "
+        lines.append(f"| {k} | "
+                     f"{f'{med[k]:.0f}' if k in med else 'none'} | "
                      f"{', '.join(f'{x:.0f}' for x in v)} |")
+        if len(v) < CYCLES_A:
+            notes.append(f"resume to frame, {k}: {len(v)} of {CYCLES_A} "
+                         "boots gave a figure (s3check prints none when a "
+                         "check failed)")
     if nsr and frz:
         ratio = frz / nsr
         lines += ["", f"freeze_mode / No_Soft_Reset: {ratio:.2f}, "
@@ -170,9 +198,11 @@ def main():
     fm, off = b.get("freeze_mode", {}), b.get(
         "neither (patched QEMU, both off)", {})
     for mib in SIZES:
-        r = off.get(mib, 0) / fm[mib] if fm.get(mib) else 0
+        r = (f"{off[mib] / fm[mib]:.1f}" if fm.get(mib) and off.get(mib)
+             else "n/a")
         lines.append(f"| {mib} | " + " | ".join(
-            f"{b[k].get(mib, 0):.0f}" for k in b) + f" | {r:.1f} |")
+            f"{b[k][mib]:.0f}" if mib in b[k] else "none" for k in b) +
+            f" | {r} |")
     if fm and off and len(SIZES) > 1:
         small, big = SIZES[0], SIZES[-1]
         if fm[big] > 2 * fm[small]:
