@@ -74,12 +74,14 @@ else
 fi
 
 # The root uses the machine's mirror as the machine's apt does: with its
-# Acquire settings (a proxy, or a snapshot mirror whose Release files are
-# past their Valid-Until date, which apt would refuse otherwise).  Only
-# those lines are taken: the rest of the machine's apt configuration
-# (hooks of tools the root does not have) stays out.
-grep -h '^[[:space:]]*Acquire::.*;[[:space:]]*$' /etc/apt/apt.conf /etc/apt/apt.conf.d/* \
-	2>/dev/null >"$root/etc/apt/apt.conf.d/50machine-acquire" || true
+# proxy and the validity checks it applies to the mirror's Release files
+# (a snapshot mirror's are past their Valid-Until date, which apt would
+# refuse otherwise), as apt itself resolves them.  Nothing else of the
+# machine's apt configuration comes along (hooks, CA paths, auto-detect
+# scripts the root does not have).
+apt-config dump 2>/dev/null |
+	grep -E '^Acquire::(Check-Valid-Until|Check-Date|(http|https|ftp)::Proxy(::[^ ]+)?) ' \
+	>"$root/etc/apt/apt.conf.d/50machine-acquire" || true
 
 rm -rf "$root/src"
 mkdir -p "$root/src"
