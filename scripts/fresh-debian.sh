@@ -90,6 +90,11 @@ git clone -q --no-hardlinks "$top" "$root/src/$project"
 cp -a "$top/../shared" "$root/src/shared"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 
+# The root a mount point of its own, as / is on a machine: without it
+# 'unshare --mount' (scripts/qtest-tcg.sh hides /dev/kvm that way) fails
+# in the chroot ("cannot change root filesystem propagation").  First,
+# so that the mounts below land on it.
+mnt bind "$root" "$root"
 mnt proc proc "$root/proc"
 mnt sysfs sysfs "$root/sys"
 mnt bind /dev "$root/dev"
