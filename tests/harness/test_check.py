@@ -7,7 +7,6 @@ log a scenario asks for, so the whole stage is exercised, known-failure
 reruns included.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,19 +14,12 @@ import sys
 import textwrap
 
 import pytest
+from loadscript import load_script
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def load_check():
-    spec = importlib.util.spec_from_file_location(
-        "check", os.path.join(TOP, "scripts", "check.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-check = load_check()
+check = load_script("check")
 Known = check.Known
 
 GOOD = "1..2\nok 1 /x86_64/a/one\nok 2 /x86_64/a/two\n"
