@@ -35,9 +35,10 @@ from .console import Console, GuestError
 
 # The base (pins/$BASE) whose QEMU, kernel and initramfs a Config uses
 BASE = bases.load()
+# QEMU's python/qemu comes with the QEMU tree: imported when a guest
+# starts, so that the harness imports (and its self-tests run) before
+# anything is built
 sys.path.insert(0, BASE.qemu_python)
-
-from qemu.machine import QEMUMachine  # noqa: E402
 
 # What keeps the GPU's state: the series (freeze_mode), stock QEMU's PCI
 # PM No_Soft_Reset, or nothing.  The options are those of the patched
@@ -174,7 +175,7 @@ class Guest:
         os.makedirs(outdir, exist_ok=True)
         self.qemu_log = os.path.join(outdir, f"{cfg.name}-qemu.log")
         self.console_log = os.path.join(outdir, f"{cfg.name}-console.log")
-        self.vm: Optional[QEMUMachine] = None
+        self.vm = None      # qemu.machine.QEMUMachine once started
         self.console: Optional[Console] = None
         self.n = 0
         self.virgl = False
@@ -192,6 +193,7 @@ class Guest:
             "-d", "guest_errors", "-D", self.qemu_log,
             "-trace", "virtio_pci_freeze_mode*",
             "-trace", "virtio_gpu_cmd_res_create_*"]
+        from qemu.machine import QEMUMachine
         self.vm = QEMUMachine(self.cfg.qemu, args=args, log_dir=self.outdir,
                               name=f"qemu-{self.cfg.name}")
         self.vm.set_console()
