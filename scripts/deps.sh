@@ -23,8 +23,10 @@ BUILD_QEMU="meson ninja-build pkgconf gcc make flex bison python3-venv ccache
 	libglib2.0-dev zlib1g-dev libpixman-1-dev libepoxy-dev
 	libsdl2-dev libgbm-dev libdrm-dev libslirp-dev"
 # The sanitizer and fuzzing build (scripts/build-qemu-asan.sh: clang with
-# ASan, UBSan and libFuzzer, whose runtimes are in libclang-rt-dev).
-BUILD_ASAN="clang libclang-rt-dev"
+# ASan, UBSan and libFuzzer, whose runtimes are in libclang-rt-dev).  The
+# runtimes name functions and lines in their reports with llvm-symbolizer
+# (package llvm); without it a report is a list of addresses.
+BUILD_ASAN="clang libclang-rt-dev llvm"
 # Fetching and unpacking the pinned sources, maintaining the patch trees.
 SOURCES="git dpkg-dev xz-utils ca-certificates perl"
 # QEMU's scripts/update-linux-headers.sh (tests/spec checks QEMU's header
@@ -59,7 +61,7 @@ rtcwake:util-linux unshare:util-linux mount:mount ldd:libc-bin
 xvfb-run:xvfb Xvfb:xvfb xauth:xauth xwd:x11-apps xwininfo:x11-utils
 xprop:x11-utils xwdtopnm:netpbm pnmtopng:netpbm pngtopnm:netpbm
 ppmtoppm:netpbm xorrisofs:xorriso python3:python3 rsync:rsync
-clang:clang clang++:clang debootstrap:debootstrap chroot:coreutils
+clang:clang clang++:clang llvm-symbolizer:llvm debootstrap:debootstrap chroot:coreutils
 "
 # Python modules the harness imports, with their packages
 PYMODULES="pytest:python3-pytest pytest_timeout:python3-pytest-timeout
