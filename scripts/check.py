@@ -31,6 +31,7 @@ A green run means that everything that should have run ran, to the end:
 """
 
 import argparse
+import fnmatch
 import glob
 import json
 import os
@@ -207,29 +208,58 @@ class Known:
     test: str           # meson name, e.g. qtest-x86_64/bios-tables-test
     subtest: str        # "" for the whole test
     why: str
+    # ("seabios", "1.16.2-*"): the entry holds only where that Debian
+    # package is installed in a version matching the pattern
+    when: Optional[Tuple[str, str]] = None
 
     @property
     def name(self):
         return f"{self.test}:{self.subtest}" if self.subtest else self.test
 
 
-def parse_known(path) -> List[Known]:
+def package_version(package) -> Optional[str]:
+    """The installed version of a Debian package, None if not installed."""
+    p = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Status} "
+                        "${Version}", package], capture_output=True,
+                       text=True)
+    status, _, version = p.stdout.partition(" ")
+    return version if p.returncode == 0 and status == "installed" else None
+
+
+def parse_known(path, version_of=package_version) -> List[Known]:
+    """The entries of a known-failures file that hold on this machine.
+
+    An entry may be conditional: 'KIND TEST[:SUBTEST] when PKG=PATTERN WHY'
+    holds only where the Debian package PKG is installed in a version that
+    matches PATTERN (fnmatch), e.g. a firmware-dependent failure."""
     known = []
     with open(path) as f:
         for n, line in enumerate(f, 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
-            kind, name, *why = line.split(None, 2)
+            kind, name, *rest = line.split(None, 2)
             test, _, sub = name.partition(":")
+            when = None
+            if rest and rest[0].startswith("when "):
+                _, cond, *rest = rest[0].split(None, 2)
+                pkg, eq, pattern = cond.partition("=")
+                if not (pkg and eq and pattern):
+                    raise ValueError(f"{path}:{n}: 'when PACKAGE=PATTERN'")
+                when = (pkg, pattern)
             if kind not in ("fail", "skip"):
                 raise ValueError(f"{path}:{n}: kind must be fail or skip")
             if kind == "fail" and not sub:
                 raise ValueError(f"{path}:{n}: a 'fail' entry names a "
                                  "subtest: a whole test would hide crashes")
-            if not why:
+            if not rest:
                 raise ValueError(f"{path}:{n}: every entry says why")
-            known.append(Known(kind, test, sub, why[0]))
+            if when:
+                version = version_of(when[0])
+                if version is None or \
+                        not fnmatch.fnmatchcase(version, when[1]):
+                    continue
+            known.append(Known(kind, test, sub, rest[0], when))
     return known
 
 
@@ -630,7 +660,17 @@ def main():
     ap.add_argument("--base", action="append", choices=bases.names(),
                     help="the base(s) to build and run qtest and e2e on "
                     f"(default: {', '.join(BASES)}; BASE=... picks one)")
+    ap.add_argument("--known-fails", metavar="BASE",
+                    choices=bases.names(),
+                    help="print the 'fail' entries of BASE's known-failures "
+                    "list that hold on this machine (TEST:SUBTEST, one a "
+                    "line) and exit")
     args = ap.parse_args()
+    if args.known_fails:
+        for k in parse_known(known_file(args.known_fails)):
+            if k.kind == "fail":
+                print(k.name)
+        return 0
     stages = set(args.stages or ["all"])
     unknown = stages - set(STAGES) - {"all"}
     if unknown:

@@ -156,6 +156,30 @@ def test_known_file_rules(tmp_path):
         assert check.parse_known(check.known_file(base))
 
 
+def test_known_entry_when(tmp_path):
+    """'when PKG=PATTERN' entries hold only with a matching version."""
+    f = tmp_path / "known"
+    f.write_text("fail s/b:/x/y  when seabios=1.16.2-*  firmware differs\n"
+                 "skip s/c  no cases here\n")
+    versions = {}
+
+    def names():
+        return [k.name for k in check.parse_known(str(f), versions.get)]
+    versions["seabios"] = "1.16.2-1"
+    assert names() == ["s/b:/x/y", "s/c"]
+    assert check.parse_known(str(f), versions.get)[0].why == "firmware differs"
+    versions["seabios"] = "1.16.3-2"
+    assert names() == ["s/c"]
+    del versions["seabios"]     # not installed
+    assert names() == ["s/c"]
+    f.write_text("fail s/b:/x/y  when seabios  firmware differs\n")
+    with pytest.raises(ValueError):
+        check.parse_known(str(f), versions.get)
+    f.write_text("fail s/b:/x/y  when seabios=1.*\n")
+    with pytest.raises(ValueError):
+        check.parse_known(str(f), versions.get)
+
+
 # ------------------------------------------------------------- pytest
 
 def test_pytest_stopped_early():
