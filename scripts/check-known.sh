@@ -12,8 +12,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 PRISTINE=1 "$top/scripts/build-qemu.sh"
 obj=$top/build/$QEMU_TREE-pristine-build
 pass=0 fail=0
-# the 'fail' entries that hold on this machine (a 'when' may rule one out)
-for entry in $(/usr/bin/python3 "$top/scripts/check.py" --known-fails "$BASE"); do
+# the 'fail' entries that hold on this machine (a 'when' may rule one
+# out); assigned first, so that an error in check.py stops the script
+entries=$(/usr/bin/python3 "$top/scripts/check.py" --known-fails "$BASE")
+for entry in $entries; do
 	test=${entry%%:*} sub=${entry#*:}
 	log=$obj/known-$(basename "$test")-$(echo "$sub" | tr / _).log
 	printf 'check-known: %s ... ' "$entry"

@@ -61,7 +61,8 @@ rtcwake:util-linux unshare:util-linux mount:mount ldd:libc-bin
 xvfb-run:xvfb Xvfb:xvfb xauth:xauth xwd:x11-apps xwininfo:x11-utils
 xprop:x11-utils xwdtopnm:netpbm pnmtopng:netpbm pngtopnm:netpbm
 ppmtoppm:netpbm xorrisofs:xorriso python3:python3 rsync:rsync
-clang:clang clang++:clang llvm-symbolizer:llvm debootstrap:debootstrap chroot:coreutils
+clang:clang clang++:clang llvm-symbolizer:llvm dpkg-query:dpkg
+debootstrap:debootstrap chroot:coreutils
 "
 # Python modules the harness imports, with their packages
 PYMODULES="pytest:python3-pytest pytest_timeout:python3-pytest-timeout

@@ -43,12 +43,14 @@ if [ "${QTEST_KNOWN_RUN:-0}" != 1 ]; then
 	# that hold on this machine (check.py reads the list's 'when')
 	known=$(/usr/bin/python3 "$top/scripts/check.py" \
 		--known-fails "${BASE:-primary}") || exit 1
-	for sub in $(echo "$known" | awk -v name="$(basename "$test")" '{
+	set -f	# the subtests are words, not patterns
+	for sub in $(printf '%s\n' "$known" | awk -v name="$(basename "$test")" '{
 			split($1, a, ":"); n = a[1]; sub(/.*\//, "", n)
 			if (n == name) print substr($1, index($1, ":") + 1)
 		}'); do
 		set -- "$@" -s "$sub"
 	done
+	set +f
 fi
 limit=
 if [ -n "${QTEST_KNOWN_TIMEOUT:-}" ]; then

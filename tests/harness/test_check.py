@@ -151,9 +151,9 @@ def test_known_file_rules(tmp_path):
     f.write_text("# comment\nskip s/a  no cases here\n"
                  "fail s/b:/x/y  firmware differs\n")
     assert [k.name for k in check.parse_known(str(f))] == ["s/a", "s/b:/x/y"]
-    # the project's own files parse
+    # the project's own files parse (whatever this machine has installed)
     for base in check.BASES:
-        assert check.parse_known(check.known_file(base))
+        assert check.parse_known(check.known_file(base), lambda p: None)
 
 
 def test_known_entry_when(tmp_path):
@@ -172,12 +172,50 @@ def test_known_entry_when(tmp_path):
     assert names() == ["s/c"]
     del versions["seabios"]     # not installed
     assert names() == ["s/c"]
+    inactive = []
+    check.parse_known(str(f), versions.get, inactive)
+    assert inactive == ["s/b:/x/y: seabios not installed does not match "
+                        "1.16.2-*"]
     f.write_text("fail s/b:/x/y  when seabios  firmware differs\n")
     with pytest.raises(ValueError):
         check.parse_known(str(f), versions.get)
+    # a why may not start with "when": it would read as a condition
+    f.write_text("fail s/b:/x/y  when the firmware differs\n")
+    with pytest.raises(ValueError):
+        check.parse_known(str(f), versions.get)
+    # a tab after "when" is a condition too
+    f.write_text("fail s/b:/x/y  when\tseabios=1.*  firmware\n")
+    assert check.parse_known(str(f), versions.get) == []
+    # a condition and no why
     f.write_text("fail s/b:/x/y  when seabios=1.*\n")
     with pytest.raises(ValueError):
         check.parse_known(str(f), versions.get)
+
+
+def test_package_version(tmp_path, monkeypatch):
+    """dpkg-query: the first installed architecture's version."""
+    fake = tmp_path / "dpkg-query"
+    fake.write_text("#!/bin/sh\nprintf 'not-installed \\ninstalled "
+                    "1:2.0-1\\n'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert check.package_version("x") == "1:2.0-1"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    assert check.package_version("x") is None
+
+
+def test_known_fails_option(tmp_path, monkeypatch, capsys):
+    """--known-fails prints the 'fail' entries that hold, nothing else."""
+    d = tmp_path / "known"
+    d.mkdir()
+    (d / "primary").write_text(
+        "fail s/a:/x  fails\nskip s/b  skips\n"
+        "fail s/c:/y  when nosuchpackage-xyz=1*  never here\n")
+    monkeypatch.setattr(check, "known_file", lambda b: str(d / b))
+    monkeypatch.setattr(sys, "argv", ["check.py", "--known-fails",
+                                      "primary"])
+    assert check.main() == 0
+    assert capsys.readouterr().out == "s/a:/x\n"
 
 
 # ------------------------------------------------------------- pytest
