@@ -17,7 +17,8 @@
 # run that passes fewer (a case that skipped, a binary that stopped) fails.
 # The freeze-loop cases bound QEMU's resident memory over 81 cycles only
 # in a build without ASan (meson's qtest run): under ASan it grows while
-# the live heap does not.  Here LeakSanitizer checks those cycles.
+# the live heap does not.  Here LeakSanitizer reports what those cycles
+# lose (not what they keep reachable: that is the bound's to catch).
 #
 # GLib before 2.76 (Debian 12's 2.74) serves g_slice_new() from its own
 # magazines, where LeakSanitizer cannot see a lost allocation; since 2.76
