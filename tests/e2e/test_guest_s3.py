@@ -20,7 +20,8 @@ QEMU's PCI PM No_Soft_Reset (x-pcie-pm-no-soft-reset), or neither (the
 patched QEMU with both off, which behaves as stock QEMU) -- on q35's root
 bus, behind a PCIe root port, and on pc's PCI bus.  QEMU exposes the PCI
 PM capability that carries No_Soft_Reset only for a PCIe device behind a
-root port, so No_Soft_Reset keeps the state there and nowhere else;
+PCIe port (a root port here), so No_Soft_Reset keeps the state there and
+nowhere else;
 freeze_mode keeps it everywhere.  virtio-gpu-gl-pci and virtio-gpu-pci go
 through all of it, virtio-vga and virtio-vga-gl (what '-vga virtio'
 gives) through freeze_mode and neither on q35 and pc.  With blob
