@@ -5,7 +5,7 @@
 # backport to Debian 13's QEMU 10.0.13 and Linux 6.12.117) picks the base
 # of every target that works on one; 'make check' tests both.
 
-COMPONENTS := qemu linux virtio-spec
+COMPONENTS := qemu linux virtio-spec seabios
 S := scripts
 BASE ?=
 export BASE

@@ -5,6 +5,7 @@
 #   qemu         $QEMU_TREE    (primary: qemu,  debian13: backport-qemu-10.0)
 #   linux        $LINUX_TREE   (primary: linux, debian13: backport-linux-6.12)
 #   virtio-spec  virtio-spec   (the same for every base)
+#   seabios      seabios       (the same for every base)
 # and the folders built from them: build/<tree>-build for QEMU and Linux,
 # build/<linux tree>-guest for the test guest's initramfs.
 # shellcheck shell=sh
@@ -27,7 +28,8 @@ tree_of() {
 	qemu) echo "$QEMU_TREE" ;;
 	linux) echo "$LINUX_TREE" ;;
 	virtio-spec) echo virtio-spec ;;
-	*) echo "unknown component: $1 (qemu, linux or virtio-spec)" >&2; return 2 ;;
+	seabios) echo seabios ;;
+	*) echo "unknown component: $1 (qemu, linux, virtio-spec or seabios)" >&2; return 2 ;;
 	esac
 }
 

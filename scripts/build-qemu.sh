@@ -6,8 +6,9 @@
 #   x86_64-softmmu only; TCG and KVM; OpenGL, virglrenderer, SDL (the GL
 #   display for virtio-gpu-gl), pixman, slirp (user networking); no docs;
 #   no downloads (subprojects) and no firmware blobs installed (the +ds
-#   source ships none: Debian's seabios, ipxe-qemu and qemu-system-data
-#   provide them, linked in below).
+#   source ships none: the SeaBIOS the harness builds, and Debian's
+#   seabios, ipxe-qemu and qemu-system-data for the rest, are linked in
+#   below).
 # virglrenderer is the pinned 1.1.0 (scripts/build-virgl.sh), found with
 #   pkg-config and linked with an rpath, so that QEMU's blob, hostmem,
 #   context-init and async-fence code is built (VIRGL_VERSION_MAJOR 1).
@@ -96,9 +97,15 @@ if [ "$(cat "$obj/.ninja-status")" != 0 ] || [ -e "$obj/.ninja-failed" ]; then
 	exit 1
 fi
 
-# Firmware from Debian's packages, where the build tree's binary looks.
+# Firmware, where the build tree's binary looks: the SeaBIOS the harness
+# builds (bios.bin, bios-256k.bin, bios-microvm.bin: scripts/build-firmware.sh),
+# then the rest from Debian's packages (VGA BIOSes, iPXE option ROMs, ...).
+"$top/scripts/build-firmware.sh"
 fw=$obj/qemu-bundle/usr/local/share/qemu
 mkdir -p "$fw"
+for f in "$top"/build/firmware/seabios/*.bin; do
+	ln -sfn "$f" "$fw/"
+done
 for f in /usr/share/seabios/*.bin /usr/share/qemu/*.bin /usr/share/qemu/*.rom \
 	 /usr/lib/ipxe/qemu/*.rom; do
 	[ -e "$f" ] || continue

@@ -2,7 +2,7 @@
 # 'make check-known': show that every qtest the base's known-failures list
 # (tests/qtest-known-failures/$BASE) names as failing fails on the pristine
 # base too -- QEMU built without the series -- under the same conditions
-# as 'make check' (TCG, Debian's firmware, scripts/qtest-tcg.sh).  Not in
+# as 'make check' (TCG, the same firmware, scripts/qtest-tcg.sh).  Not in
 # 'make check': it needs a second QEMU build, and a known failure can take
 # its full timeout (cdrom-test's 600 s).
 set -eu

@@ -34,7 +34,10 @@ SOURCES="git dpkg-dev xz-utils ca-certificates perl"
 HEADERS="rsync"
 # Building the guest kernel and its initramfs.
 BUILD_LINUX="bc cpio libelf-dev busybox-static util-linux"
-# Running QEMU from the build tree: firmware, the GL display, screenshots.
+# Running QEMU from the build tree: firmware (the harness builds SeaBIOS
+# itself, scripts/build-firmware.sh; Debian's seabios package gives the
+# VGA BIOSes and the e2e case of Debian's own SeaBIOS), the GL display,
+# screenshots.
 RUNTIME="seabios qemu-system-data ipxe-qemu xvfb xauth libgl1-mesa-dri
 	x11-apps x11-utils netpbm"
 # QEMU's qtests: cdrom-test makes ISO images with xorrisofs.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# export.sh qemu|linux|virtio-spec
+# export.sh qemu|linux|virtio-spec|seabios
 #
 # Write the commits since 'base' of the component's tree for the base BASE
 # (scripts/base.sh) to patches/<tree>/ as a 'git format-patch' series and
@@ -11,8 +11,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/base.sh"
 c=${1:-}
 case $c in
-qemu|linux|virtio-spec) ;;
-*) echo "usage: [BASE=...] export.sh qemu|linux|virtio-spec" >&2; exit 2 ;;
+qemu|linux|virtio-spec|seabios) ;;
+*) echo "usage: [BASE=...] export.sh qemu|linux|virtio-spec|seabios" >&2; exit 2 ;;
 esac
 c=$(tree_of "$c")
 tree=$top/build/$c

@@ -1,5 +1,5 @@
 #!/bin/sh
-# fetch.sh qemu|linux|virtio-spec|virglrenderer
+# fetch.sh qemu|linux|virtio-spec|virglrenderer|seabios|ovmf
 #
 # Bring the pinned source of one component of the base BASE (pins/$BASE,
 # default primary) into build/cache/ once, and check every file against
@@ -55,7 +55,7 @@ all_cached() {
 apt_suites() {
 	for f in "$top"/pins/*; do
 		# shellcheck disable=SC1090 # the pins, one by one
-		(. "$f"; echo "${QEMU_SUITE:-} ${LINUX_SUITE:-}")
+		(. "$f"; echo "${QEMU_SUITE:-} ${LINUX_SUITE:-} ${SEABIOS_SUITE:-} ${OVMF_SUITE:-}")
 	done | tr ' ' '\n' | sed '/^$/d' | sort -u
 }
 
@@ -147,6 +147,36 @@ fetch_linux() {
 	say "$LINUX_PACKAGE $LINUX_VERSION: sha256 verified"
 }
 
+# SeaBIOS: Debian's source package (pins/common); the harness builds the
+# upstream release it carries (scripts/build-seabios.sh).
+fetch_seabios() {
+	re="${SEABIOS_SOURCE}_${SEABIOS_VERSION%-*}"
+	if ! all_cached "$re"; then
+		apt_setup
+		say "downloading source package $SEABIOS_SOURCE $SEABIOS_VERSION"
+		apt_fetch apt-get source -q --download-only \
+			"$SEABIOS_SOURCE=$SEABIOS_VERSION" ||
+			missing_pin "source package $SEABIOS_SOURCE" "$SEABIOS_VERSION" "$SEABIOS_SUITE"
+	fi
+	[ -n "$(files_of "$re")" ] || die "SHA256SUMS has no files of $SEABIOS_SOURCE $SEABIOS_VERSION"
+	for f in $(files_of "$re"); do verify "$f"; done
+	say "seabios $SEABIOS_VERSION: sha256 verified"
+}
+
+# OVMF: Debian's binary package (pins/common), used as it is.
+fetch_ovmf() {
+	f=${OVMF_PACKAGE}_${OVMF_VERSION}_all.deb
+	if [ ! -f "$cache/$f" ]; then
+		apt_setup
+		say "downloading $OVMF_PACKAGE $OVMF_VERSION"
+		apt_fetch apt-get download -q "$OVMF_PACKAGE=$OVMF_VERSION" ||
+			missing_pin "package $OVMF_PACKAGE" "$OVMF_VERSION" "$OVMF_SUITE"
+		[ -f "$cache/$f" ] || die "apt did not write build/cache/$f"
+	fi
+	verify "$f"
+	say "$OVMF_PACKAGE $OVMF_VERSION: sha256 verified"
+}
+
 # virglrenderer's release archive: from VIRGL_SRC (a path), else
 # ../shared/virglrenderer/, else the upstream URL; checked against
 # SHA256SUMS either way.
@@ -210,5 +240,7 @@ qemu) fetch_qemu ;;
 linux) fetch_linux ;;
 virtio-spec) fetch_spec ;;
 virglrenderer) fetch_virgl ;;
-*) die "usage: fetch.sh qemu|linux|virtio-spec|virglrenderer" ;;
+seabios) fetch_seabios ;;
+ovmf) fetch_ovmf ;;
+*) die "usage: fetch.sh qemu|linux|virtio-spec|virglrenderer|seabios|ovmf" ;;
 esac

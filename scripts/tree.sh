@@ -1,5 +1,5 @@
 #!/bin/sh
-# tree.sh qemu|linux|virtio-spec
+# tree.sh qemu|linux|virtio-spec|seabios
 #
 # Make the component's tree for the base BASE (pins/$BASE, default primary;
 # scripts/base.sh): build/<tree>, the pinned, verified base committed and
@@ -17,7 +17,8 @@ case $c in
 qemu) pin=$QEMU_VERSION ;;
 linux) pin=$LINUX_VERSION ;;
 virtio-spec) pin=$SPEC_COMMIT ;;
-*) echo "usage: [BASE=...] tree.sh qemu|linux|virtio-spec" >&2; exit 2 ;;
+seabios) pin=$SEABIOS_VERSION ;;
+*) echo "usage: [BASE=...] tree.sh qemu|linux|virtio-spec|seabios" >&2; exit 2 ;;
 esac
 name=$(tree_of "$c")
 tree=$top/build/$name
@@ -84,6 +85,13 @@ unpack() {
 		dpkg-deb --fsys-tarfile "$cache/${LINUX_PACKAGE}_${LINUX_VERSION}_all.deb" |
 			tar -xO "./usr/src/$LINUX_PACKAGE.tar.xz" |
 			tar -xJ -C "$new" --strip-components=1
+		;;
+	seabios)
+		# the orig tarball: upstream's release (Debian's one patch only
+		# drops the git version string, which this tree does not need)
+		mkdir -p "$new"
+		tar -xzf "$cache/${SEABIOS_SOURCE}_${SEABIOS_VERSION%-*}.orig.tar.gz" \
+			-C "$new" --strip-components=1
 		;;
 	virtio-spec)
 		mkdir -p "$new"
