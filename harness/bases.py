@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(TOP, "build")
+# The firmware every base shares (pins/common, scripts/build-firmware.sh)
+FIRMWARE = os.path.join(BUILD, "firmware")
 
 
 def read_pins(path):
@@ -70,6 +72,11 @@ class Base:
     def initramfs(self):
         return os.path.join(BUILD, self.linux_tree + "-guest",
                             "initramfs.cpio")
+
+
+def common():
+    """The pins every base shares (pins/common)."""
+    return read_pins(os.path.join(TOP, "pins", "common"))
 
 
 def names():

@@ -24,6 +24,7 @@ Used by tests/e2e, scripts/demo.py, scripts/soak.py and scripts/bench.py.
 import asyncio
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -52,11 +53,37 @@ MODES = {
             "neither (patched QEMU, both off)"),
 }
 
+# What the guest boots with.  "seabios" is SeaBIOS as the harness builds
+# it (pins/common with patches/seabios, scripts/build-firmware.sh), which
+# is also what QEMU's build tree finds by itself; "seabios-debian" is the
+# SeaBIOS of this machine's Debian package, as a user's QEMU would find
+# it; "ovmf" is UEFI (Debian's OVMF, pins/common), which starts the
+# kernel through its EFI stub.
+FIRMWARES = ("seabios", "seabios-debian", "ovmf")
+DEBIAN_SEABIOS = "/usr/share/seabios/bios-256k.bin"
+
 # Kernel messages that fail a run wherever they appear on the console
 CONSOLE_PROBLEMS = re.compile(
     r"WARNING:|BUG:|Oops|Call Trace:|general protection|"
     r"PM: .*(failed|error)|dpm_run_callback|returns -\d+|"
-    r"Kernel panic|segfault")
+    r"Kernel panic|segfault|ACPI Error")
+
+
+def firmware_version(firmware: str) -> str:
+    """What a firmware name stands for, with its version."""
+    pins = bases.common()
+    if firmware == "seabios":
+        tree = os.path.join(bases.BUILD, "seabios")
+        n = subprocess.run(["git", "-C", tree, "rev-list", "--count",
+                            "base..HEAD"], capture_output=True,
+                           text=True).stdout.strip() or "?"
+        return f"SeaBIOS {pins['SEABIOS_VERSION']} + {n} patches (built)"
+    if firmware == "seabios-debian":
+        v = subprocess.run(["dpkg-query", "-W", "-f", "${Version}",
+                            "seabios"], capture_output=True,
+                           text=True).stdout.strip() or "not installed"
+        return f"SeaBIOS {v} (Debian's package)"
+    return f"OVMF {pins['OVMF_VERSION']} (Debian's package)"
 
 
 def s3check_messages(line: str) -> List[List[str]]:
@@ -97,6 +124,12 @@ class Config:
     mem: int = 512
     device_opts: str = ""
     extra: List[str] = field(default_factory=list)
+    # FIRMWARES; more words for the kernel's command line
+    firmware: str = "seabios"
+    append: str = ""
+    # a virtual IOMMU (q35's intel-iommu) that the GPU's DMA goes through
+    # (iommu_platform=on: VIRTIO_F_ACCESS_PLATFORM, addresses are IOVAs)
+    iommu: bool = False
     base: bases.Base = BASE
 
     @property
@@ -125,10 +158,37 @@ class Config:
         return MODES[self.mode][1]
 
     @property
+    def machine_label(self) -> str:
+        """The machine, and its firmware where it is not the default."""
+        return self.machine + {"seabios": "", "ovmf": " (OVMF)",
+                               "seabios-debian": " (Debian's SeaBIOS)"
+                               }.get(self.firmware, f" ({self.firmware})")
+
+    @property
     def placement(self) -> str:
         if self.root_port:
-            return "PCIe root port"
-        return "root bus (PCIe)" if self.machine == "q35" else "PCI bus"
+            where = "PCIe root port"
+        else:
+            where = "root bus (PCIe)" if self.machine == "q35" else "PCI bus"
+        return where + (", behind intel-iommu" if self.iommu else "")
+
+    def firmware_args(self, outdir: str) -> List[str]:
+        """The firmware's options; OVMF's variable store is a copy of
+        the package's template in outdir."""
+        if self.firmware not in FIRMWARES:
+            raise GuestError(f"no firmware {self.firmware!r} "
+                             f"({', '.join(FIRMWARES)})")
+        if self.firmware == "seabios":
+            return ["-bios", os.path.join(bases.FIRMWARE, "seabios",
+                                          "bios-256k.bin")]
+        if self.firmware == "seabios-debian":
+            return ["-bios", DEBIAN_SEABIOS]
+        ovmf = os.path.join(bases.FIRMWARE, "ovmf")
+        vars_copy = os.path.join(outdir, f"{self.name}-OVMF_VARS.fd")
+        shutil.copyfile(os.path.join(ovmf, "OVMF_VARS_4M.fd"), vars_copy)
+        return ["-drive", "if=pflash,format=raw,unit=0,readonly=on,"
+                f"file={os.path.join(ovmf, 'OVMF_CODE_4M.fd')}",
+                "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
 
     def args(self) -> List[str]:
         # 640x480: the size QEMU's SDL window opens with, so that it
@@ -138,6 +198,10 @@ class Config:
             dev += "," + self.device_opts
         if self.root_port:
             dev += ",bus=rp0"
+        append = self.append
+        if self.iommu:
+            dev += ",iommu_platform=on"
+            append = f"intel_iommu=on {append}".strip()
         # -nodefaults: without it q35 has a CD-ROM on its AHCI
         # controller, and SeaBIOS spends some 30 s on it under TCG.
         # loglevel=7: kernel warnings, errors, notices and drm's infos reach the
@@ -146,7 +210,13 @@ class Config:
                 "-m", str(self.mem), "-vga", "none",
                 "-display", f"sdl,gl={'on' if self.gl else 'off'}",
                 "-kernel", self.kernel, "-initrd", self.initramfs,
-                "-append", "console=ttyS0 loglevel=7 no_console_suspend"]
+                "-append", "console=ttyS0 loglevel=7 no_console_suspend"
+                + (" " + append if append else "")]
+        if self.iommu:
+            # before the devices it translates for; no interrupt
+            # remapping (the guest does not need it, TCG has no split
+            # irqchip to offer)
+            args += ["-device", "intel-iommu,intremap=off"]
         if self.root_port:
             args += ["-device", "pcie-root-port,id=rp0,chassis=1,slot=1"]
         return args + ["-device", dev] + self.extra
@@ -180,6 +250,9 @@ class Guest:
         self.n = 0
         self.virgl = False
         self.feature_negotiated: Optional[bool] = None
+        # VIRTIO_F_ACCESS_PLATFORM negotiated: the GPU's DMA addresses go
+        # through the platform's IOMMU
+        self.access_platform: Optional[bool] = None
         self._power_events: List[str] = []
         self.exitcode: Optional[int] = None
 
@@ -189,10 +262,12 @@ class Guest:
         for f in (self.cfg.qemu, self.cfg.kernel, self.cfg.initramfs):
             if not os.path.exists(f):
                 raise GuestError(f"{f} is missing: 'make check' builds it")
-        args = self.cfg.args() + [
+        args = self.cfg.args() + self.cfg.firmware_args(self.outdir) + [
             "-d", "guest_errors", "-D", self.qemu_log,
             "-trace", "virtio_pci_freeze_mode*",
             "-trace", "virtio_gpu_cmd_res_create_*"]
+        if self.cfg.iommu:
+            args += ["-trace", "vtd_dmar_enable", "-trace", "vtd_dmar_fault"]
         from qemu.machine import QEMUMachine
         self.vm = QEMUMachine(self.cfg.qemu, args=args, log_dir=self.outdir,
                               name=f"qemu-{self.cfg.name}")
@@ -214,7 +289,10 @@ class Guest:
     def _boot(self, ready_timeout: float):
         self.console = Console(self.vm.console_socket, self.console_log)
         line = self.console.wait_for("the virtio-gpu features line",
-                                     lambda s: "FREEZE_MODE)=" in s, 60)
+                                     lambda s: "ACCESS_PLATFORM)=" in s, 60)
+        self.access_platform = line.rstrip().endswith("=1")
+        line = self.console.wait_for("the virtio-gpu features line",
+                                     lambda s: "FREEZE_MODE)=" in s, 10)
         self.feature_negotiated = line.rstrip().endswith("=1")
         line = self.console.wait_for(
             "s3check: READY",
@@ -239,6 +317,37 @@ class Guest:
         if self.console:
             self.console.close()
         self.vm = None
+        return self.exitcode
+
+    def poweroff(self, timeout: float = 60) -> int:
+        """End the guest the way it ends itself: s3check quits, /init
+        runs 'poweroff -f', the kernel turns the machine off through
+        ACPI, and QEMU must say so (a SHUTDOWN event the guest caused)
+        and exit by itself, with status 0.  Raises GuestError if it
+        does not (the ACPI PM block gone, say)."""
+        self.send("quit")
+        self.console.wait_for("the guest's /init ending",
+                              lambda s: "guest: BYE" in s, 30)
+        try:
+            ev = self.vm.event_wait("SHUTDOWN", timeout=float(timeout))
+        except asyncio.TimeoutError:
+            ev = None
+        if not ev:
+            raise GuestError(f"no SHUTDOWN event {timeout:.0f} s after the "
+                             f"guest's poweroff: QEMU keeps running\n"
+                             f"{self.console.tail()}")
+        if not ev.get("data", {}).get("guest"):
+            raise GuestError(f"QEMU shut down, but not by the guest: {ev}")
+        try:
+            self.vm.wait(timeout=30)
+        except Exception as e:
+            raise GuestError(f"QEMU did not exit after the guest's "
+                             f"poweroff: {e}") from e
+        finally:
+            self.exitcode = self.vm.exitcode()
+            if self.console:
+                self.console.close()
+            self.vm = None
         return self.exitcode
 
     def __enter__(self):

@@ -71,6 +71,11 @@ class Result:
     console_problems: List[str] = field(default_factory=list)
     freeze_mode_errors: List[str] = field(default_factory=list)
     exitcode: Optional[int] = None
+    # with a virtual IOMMU: its DMA remapping switched on (QEMU trace:
+    # at boot, and again after the wake-up reset) and its faults
+    access_platform: Optional[bool] = None
+    iommu_enabled: int = 0
+    iommu_faults: List[str] = field(default_factory=list)
     pictures: Dict[str, str] = field(default_factory=dict)
     # the guest's "paint 1" after resume: PASS or FAIL
     paint: Optional[str] = None
@@ -178,6 +183,14 @@ def problems(r: Result) -> List[str]:
         out.append(f"a new texture after resume: {r.new_texture}" +
                    ("" if exp.kept else " (the driver must create its 3D "
                     "context again after the loss)"))
+    if cfg.iommu and not r.access_platform:
+        out.append("VIRTIO_F_ACCESS_PLATFORM not negotiated: the GPU's DMA "
+                   "does not go through the IOMMU")
+    if cfg.iommu and r.iommu_enabled < 2:
+        out.append(f"intel-iommu DMA remapping enabled {r.iommu_enabled} "
+                   "times, expected at boot and again after resume")
+    for line in r.iommu_faults:
+        out.append(f"intel-iommu fault: {line.strip()}")
     for line in r.console_problems:
         out.append(f"guest console: {line.strip()}")
     for line in r.freeze_mode_errors:
@@ -213,6 +226,7 @@ def run(cfg: Config, expect: Expect, outdir: str, seconds: int = 3) -> Result:
     try:
         g.start()
         r.feature_negotiated = g.feature_negotiated
+        r.access_platform = g.access_platform
         if cfg.blob:
             r.blob_made = g.command("blob 0").checks.get("blob-0")
         g.redraw()
@@ -266,6 +280,10 @@ def run(cfg: Config, expect: Expect, outdir: str, seconds: int = 3) -> Result:
             r.loss_reports = [line for line in g.console.all
                               if "device state lost" in line]
         r.freeze_mode_errors = g.freeze_mode_errors()
+        if cfg.iommu:
+            r.iommu_enabled = len(g.qemu_log_lines(r"vtd_dmar_enable "
+                                                   r"enable 1"))
+            r.iommu_faults = g.qemu_log_lines(r"vtd_dmar_fault")
         r.seconds = time.monotonic() - t0
         say(f"{tag} QEMU exit status {r.exitcode}; {r.seconds:.0f} s")
     return r
@@ -343,7 +361,7 @@ def report(results: List[Result], path: str, title: str) -> str:
         bad = problems(r)
         kept, blob = r.texture_kept, r.blob_kept
         lines.append(
-            f"| {cfg.name} | {cfg.machine} | {cfg.placement} | "
+            f"| {cfg.name} | {cfg.machine_label} | {cfg.placement} | "
             f"{cfg.mode_name} | {r.frozen_asleep} / {r.frozen_after} | "
             f"{'back' if r.display_back else 'LOST'} | "
             f"{'-' if kept is None else 'kept' if kept else 'LOST'} | "

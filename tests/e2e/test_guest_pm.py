@@ -2,7 +2,9 @@
 
 - suspend to idle (rtcwake -m freeze) freezes the device too, and keeps
   the display and the texture;
-- five S3 cycles in a row, painting and uploading between them;
+- five S3 cycles in a row, painting and uploading between them, on q35
+  and pc, with SeaBIOS and with OVMF, then ACPI poweroff; and the SeaBIOS
+  of Debian's package on q35, known to sleep only once per boot;
 - hibernation is left alone: refused while virgl is in use, and without
   virgl (pm_test "devices": the freeze and thaw callbacks run, no image is
   written) no freeze_mode write reaches the device;
@@ -30,6 +32,7 @@ sys.path.insert(0, TOP)
 
 from harness import pictures, s3case  # noqa: E402
 from harness.guest import BASE, Config, Guest  # noqa: E402
+from harness.guest import firmware_version as guest_firmware_name  # noqa: E402
 
 OUT = os.path.join(TOP, "build", f"e2e-{BASE.name}")
 FAIL_FUNCTION = "/sys/kernel/debug/fail_function"
@@ -103,41 +106,80 @@ class BlackWindow(Exception):
     problems)."""
 
 
-def test_five_cycles():
-    """Five S3 cycles in a row, painting and uploading between them.
+# Five S3 cycles in a row: on q35 and pc with the SeaBIOS the harness
+# builds, and on q35 with OVMF (UEFI), where freeze mode, No_Soft_Reset
+# (behind a root port) and stock (neither) are compared.
+FIVE_CYCLES = [
+    Config("pm-five-q35-freeze", "q35", "virtio-gpu-gl-pci", "freeze"),
+    Config("pm-five-pc-freeze", "pc", "virtio-gpu-gl-pci", "freeze"),
+    Config("pm-five-q35-ovmf-freeze", "q35", "virtio-gpu-gl-pci", "freeze",
+           firmware="ovmf"),
+    Config("pm-five-q35-ovmf-nsr", "q35", "virtio-gpu-gl-pci", "nsr",
+           root_port=True, firmware="ovmf"),
+    Config("pm-five-q35-ovmf-off", "q35", "virtio-gpu-gl-pci", "off",
+           firmware="ovmf"),
+]
 
-    On pc: on q35 a second S3 does not happen at all, with or without
-    the series -- SeaBIOS's resume path restores the ICH9 PM base through
-    the MMCONFIG window that the wake-up reset has just disabled, so the
-    PM registers stay unmapped after the first resume and the guest's
-    next SLP_EN write goes nowhere (README, "Known problems").  A run
-    whose only problem is QEMU's SDL window staying black runs once
-    more, recorded in retried.txt as test_guest_s3 does."""
+
+if BASE.e2e_matrix != "full":
+    # a backport's short matrix: freeze mode on q35 with each firmware
+    FIVE_CYCLES = [c for c in FIVE_CYCLES if c.name in (
+        "pm-five-q35-freeze", "pm-five-q35-ovmf-freeze")]
+
+
+@pytest.mark.parametrize("cfg", FIVE_CYCLES, ids=[c.name for c in FIVE_CYCLES])
+def test_five_cycles(cfg):
+    """Five S3 cycles in a row, painting and uploading between them, and
+    then the guest powers the machine off through ACPI.
+
+    Every cycle must really sleep (QMP SUSPEND and WAKEUP each time: a
+    guest that only believes it slept fails), the state must be kept by
+    freeze mode and No_Soft_Reset and lost with neither, the display must
+    come back each time, and after the last one 'poweroff' must end QEMU
+    with status 0.  No ACPI error may reach the console (q35 with the
+    SeaBIOS of Debian's package loses its PM block on the first resume:
+    test_debian_seabios_q35_sleeps_once).  A run whose only problem is
+    QEMU's SDL window staying black runs once more, recorded in
+    retried.txt as test_guest_s3 does."""
     try:
-        five_cycles()
+        five_cycles(cfg)
     except BlackWindow as e:
         if "black-window" in BASE.e2e_known:
             pytest.xfail(f"known (pins: E2E_KNOWN): {e}")
         with open(os.path.join(OUT, "retried.txt"), "a") as f:
-            f.write(f"pm-five-cycles: {e}\n")
-        five_cycles()
+            f.write(f"{cfg.name}: {e}\n")
+        five_cycles(cfg)
 
 
-def five_cycles():
-    cfg = Config("pm-five-cycles", "pc", "virtio-gpu-gl-pci", "freeze")
+def five_cycles(cfg):
+    kept = cfg.mode == "freeze" or (cfg.mode == "nsr" and cfg.root_port)
     g = Guest(cfg, OUT).start()
     black = None
+    bad = []
     try:
         for k in range(1, 6):
             states = []
             done = g.sleep("mem", 2, lambda: states.append(g.frozen()))
-            ok(done)
-            assert states == [True], f"cycle {k}: frozen asleep {states}"
+            assert states == [cfg.mode == "freeze"], \
+                f"cycle {k}: frozen asleep {states}"
             assert not g.frozen(), f"cycle {k}: still frozen"
-            for t in range(k):
-                assert done.checks.get(f"texture-{t}") == "PASS", done.lines
+            assert g.events == ["SUSPEND", "WAKEUP"] * k, \
+                f"cycle {k}: QMP events {g.events}"
+            assert done.checks.get("scanout") == "PASS", done.lines
+            if kept:
+                ok(done)
+                for t in range(k):
+                    assert done.checks.get(f"texture-{t}") == "PASS", \
+                        done.lines
+            else:
+                failed = sorted(c for c, v in done.checks.items()
+                                if v == "FAIL")
+                assert f"texture-{k - 1}" in failed, \
+                    f"cycle {k}: texture {k - 1} survived: {done.lines}"
+                assert all(c.startswith("texture-") for c in failed), \
+                    f"cycle {k}: {failed} failed: {done.lines}"
             ok(g.command(f"paint {k}"))
-            png = os.path.join(OUT, f"pm-cycle-{k}.png")
+            png = os.path.join(OUT, f"{cfg.name}-cycle-{k}.png")
             want = pictures.pattern(k, *g.screenshot(png)[:2])
             shot = s3case.shot_of(g, png, want, wait=15)
             off = pictures.difference(shot, want)
@@ -147,12 +189,57 @@ def five_cycles():
             assert off < 0.01, f"cycle {k}: pattern {k} not shown ({off:.1%})"
             ok(g.command(f"texture {k}"))
         else:
-            assert g.events == ["SUSPEND", "WAKEUP"] * 5
+            # the guest turns the machine off: ACPI still works
+            assert g.poweroff() == 0, f"QEMU exited {g.exitcode}"
     finally:
         bad = finish(g)
     assert not bad, "\n".join(bad)
     if black:
         raise BlackWindow(black)
+
+
+if BASE.e2e_matrix == "full":
+    # (the short matrix of a backport leaves it out: the firmware is the
+    # same for every base)
+    def test_debian_seabios_q35_sleeps_once():
+        """Known: with the SeaBIOS of Debian's package on q35, only the
+        first S3 of a boot sleeps.  Its resume path restores the ICH9 PM
+        base through the MMCONFIG window that QEMU's wake-up reset has
+        disabled (patches/seabios fixes it), so after the first resume the
+        ACPI PM block is gone: the next SLP_EN write goes nowhere and the
+        guest resumes at once, with no QMP SUSPEND.
+
+        The case shows that symptom as "known"; it fails if the first
+        cycle does not sleep or if the second does (then Debian's SeaBIOS
+        has the fix, and this case must go)."""
+        cfg = Config("pm-debian-seabios-q35", "q35", "virtio-gpu-gl-pci",
+                     "freeze", firmware="seabios-debian")
+        g = Guest(cfg, OUT).start()
+        second_slept = True
+        try:
+            ok(g.sleep("mem", 2))
+            assert g.events == ["SUSPEND", "WAKEUP"], g.events
+            mtree = g.vm.cmd("human-monitor-command",
+                             command_line="info mtree")
+            pm_mapped = "ich9-pm" in mtree
+            n = g.send("sleep mem 2")
+            second_slept = g.event("SUSPEND", 30)
+            if second_slept:
+                g.event("WAKEUP", 30)
+            g.done(n, "sleep mem 2", 60)
+        finally:
+            # the guest's console carries the ACPI errors of this very bug
+            bad = finish(g, allowed=("ACPI Error: Could not disable "
+                                     "RealTimeClock events",))
+        assert not bad, "\n".join(bad)
+        firmware = guest_firmware_name(cfg.firmware)
+        if second_slept:
+            pytest.fail(f"{firmware} on q35 slept a second time: the known "
+                        "case is stale, remove it")
+        assert not pm_mapped, "no second sleep, yet ich9-pm is mapped"
+        pytest.xfail(f"known: {firmware} on q35 sleeps once per boot (PM "
+                     "block unmapped after the first resume; "
+                     "patches/seabios)")
 
 
 def test_hibernation_refused_with_virgl():

@@ -57,7 +57,8 @@ def matrix(full=True):
             "gl-pc-pci-freeze", "gl-pc-pci-off", "gl-q35-root-port-nsr",
             "2d-q35-root-bus-freeze", "2d-q35-root-bus-off",
             "2d-pc-pci-freeze", "2d-pc-pci-off",
-            "blob-q35-root-bus-freeze", "blob-q35-root-bus-off")]
+            "blob-q35-root-bus-freeze", "blob-q35-root-bus-off",
+            "gl-q35-ovmf-root-bus-freeze", "gl-q35-ovmf-root-bus-off")]
     cases = []
     places = (("q35", False, "root-bus"), ("q35", True, "root-port"),
               ("pc", False, "pci"))
@@ -86,6 +87,19 @@ def matrix(full=True):
                              "virtio-gpu-gl-pci", mode, port,
                              device_opts="hostmem=64M,blob=on"),
                       Expect(mode != "off")))
+    # UEFI: OVMF starts the kernel through its EFI stub and runs the S3
+    # resume from its boot script
+    for mode, port, where in (("freeze", False, "root-bus"),
+                              ("nsr", True, "root-port"),
+                              ("off", False, "root-bus")):
+        cases.append((Config(f"gl-q35-ovmf-{where}-{mode}", "q35",
+                             "virtio-gpu-gl-pci", mode, port,
+                             firmware="ovmf"),
+                      Expect(mode != "off")))
+    # The GPU's DMA through a virtual IOMMU: the backing of the kept
+    # texture is mapped by IOVA, and the IOMMU is reset on wake-up
+    cases.append((Config("gl-q35-iommu-freeze", "q35", "virtio-gpu-gl-pci",
+                         "freeze", iommu=True), Expect(True)))
     return cases
 
 
