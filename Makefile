@@ -11,7 +11,8 @@ BASE ?=
 export BASE
 
 .PHONY: help deps fetch tree export checkpatch build guest check \
-	check-harness check-qtest check-e2e check-spec check-known spec-pdf \
+	check-harness check-qtest check-e2e check-debian check-spec \
+	check-known spec-pdf \
 	check-bisect check-asan fuzz soak bench fresh-debian demo clean \
 	distclean $(addprefix tree-,$(COMPONENTS)) \
 	$(addprefix export-,$(COMPONENTS))
@@ -26,6 +27,7 @@ help:
 	@echo 'make build       configure (once) and build QEMU'
 	@echo 'make guest       build the guest kernel and its initramfs'
 	@echo 'make check-qtest the qtests of one base; check-e2e the guest S3 matrix'
+	@echo 'make check-debian a Debian desktop guest across S3: the whole matrix'
 	@echo 'make check-known run the known qtest failures on the pristine base'
 	@echo 'make check-bisect build each commit of the QEMU and Linux series'
 	@echo 'make check-asan  the series'"'"' qtests under ASan and UBSan (clang build)'
@@ -79,6 +81,10 @@ check-qtest: deps
 
 check-e2e: deps
 	@$(S)/check.py e2e
+
+# The Debian guest's whole matrix (make check runs a short one)
+check-debian: deps
+	@$(S)/check-debian.sh
 
 check-spec: deps
 	@$(S)/check.py spec

@@ -86,16 +86,27 @@ def firmware_version(firmware: str) -> str:
     return f"OVMF {pins['OVMF_VERSION']} (Debian's package)"
 
 
-def s3check_messages(line: str) -> List[List[str]]:
-    """The words of each of s3check's messages in a console line.
+# The guests the harness boots: "test", the project's kernel with a
+# busybox initramfs whose /init runs guest/s3check (fast; what most tests
+# use), and "debian", a Debian root from debootstrap on a virtio disk
+# (scripts/build-debian-guest.sh): systemd, Mesa, a Wayland compositor,
+# with guest/debian/agent on the console.  Each answers the host's
+# numbered commands in the same way, its lines starting with its name.
+IMAGES = {"test": "s3check", "debian": "agent"}
+DEBIAN_IMAGE = os.path.join(bases.BUILD, "debian-guest", "debian.ext4")
+
+
+def s3check_messages(line: str, prefix: str = "s3check") -> List[List[str]]:
+    """The words of each of the guest program's messages in a console
+    line (s3check's, or the Debian guest's agent's).
 
     The serial console carries the kernel's messages too, and one can land
     in the middle of s3check's line ("s3check: DONE 7 PASSs3check: first
     good frame", or "s3check: DONE 7 PASS[  12.3] virtio..."): a message
     starts at each "s3check: " and ends where the next one starts.
     """
-    return [["s3check:"] + piece.split()
-            for piece in line.split("s3check: ")[1:]]
+    return [[f"{prefix}:"] + piece.split()
+            for piece in line.split(f"{prefix}: ")[1:]]
 
 
 def s3check_status(word: str) -> str:
@@ -130,6 +141,8 @@ class Config:
     # a virtual IOMMU (q35's intel-iommu) that the GPU's DMA goes through
     # (iommu_platform=on: VIRTIO_F_ACCESS_PLATFORM, addresses are IOVAs)
     iommu: bool = False
+    # IMAGES: what the guest runs
+    image: str = "test"
     base: bases.Base = BASE
 
     @property
@@ -143,6 +156,26 @@ class Config:
     @property
     def initramfs(self) -> str:
         return self.base.initramfs
+
+    @property
+    def prefix(self) -> str:
+        """How the guest program's console lines begin."""
+        return IMAGES[self.image]
+
+    @property
+    def files(self) -> List[str]:
+        """What the guest boots from: they must exist."""
+        disk = self.initramfs if self.image == "test" else DEBIAN_IMAGE
+        return [self.qemu, self.kernel, disk]
+
+    def boot_args(self) -> List[str]:
+        """The kernel's root: the initramfs, or the Debian disk image
+        (never written: snapshot=on)."""
+        if self.image == "test":
+            return ["-initrd", self.initramfs]
+        return ["-drive", f"if=none,id=root,format=raw,snapshot=on,"
+                f"file={DEBIAN_IMAGE}",
+                "-device", "virtio-blk-pci,drive=root"]
 
     @property
     def gl(self) -> bool:
@@ -199,6 +232,8 @@ class Config:
         if self.root_port:
             dev += ",bus=rp0"
         append = self.append
+        if self.image == "debian":
+            append = f"root=/dev/vda rw {append}".strip()
         if self.iommu:
             dev += ",iommu_platform=on"
             append = f"intel_iommu=on {append}".strip()
@@ -209,7 +244,7 @@ class Config:
         args = ["-nodefaults", "-accel", "tcg", "-machine", self.machine,
                 "-m", str(self.mem), "-vga", "none",
                 "-display", f"sdl,gl={'on' if self.gl else 'off'}",
-                "-kernel", self.kernel, "-initrd", self.initramfs,
+                "-kernel", self.kernel] + self.boot_args() + [
                 "-append", "console=ttyS0 loglevel=7 no_console_suspend"
                 + (" " + append if append else "")]
         if self.iommu:
@@ -259,7 +294,7 @@ class Guest:
     # -- life cycle
 
     def start(self, ready_timeout: float = 120):
-        for f in (self.cfg.qemu, self.cfg.kernel, self.cfg.initramfs):
+        for f in self.cfg.files:
             if not os.path.exists(f):
                 raise GuestError(f"{f} is missing: 'make check' builds it")
         args = self.cfg.args() + self.cfg.firmware_args(self.outdir) + [
@@ -294,14 +329,16 @@ class Guest:
         line = self.console.wait_for("the virtio-gpu features line",
                                      lambda s: "FREEZE_MODE)=" in s, 10)
         self.feature_negotiated = line.rstrip().endswith("=1")
+        p = self.cfg.prefix
         line = self.console.wait_for(
-            "s3check: READY",
-            lambda s: "s3check: READY" in s or "s3check: FAIL" in s,
+            f"{p}: READY",
+            lambda s: f"{p}: READY" in s or f"{p}: FAIL" in s,
             ready_timeout)
         if "READY" not in line:
             raise GuestError(f"the guest's set-up failed: {line}\n"
                              f"{self.console.tail()}")
         self.virgl = "virgl=1" in line
+        self.ready_line = line.strip()
         return self
 
     def stop(self) -> Optional[int]:
@@ -362,10 +399,9 @@ class Guest:
         self.n += 1
         self.console.send(f"{self.n} {command}")
         word = command.split()[0]
+        ack = f"{self.cfg.prefix}: ACK {self.n} {word}"
         self.console.wait_for(f"the guest's ACK of command {self.n} "
-                              f"({command})",
-                              lambda s: f"s3check: ACK {self.n} {word}" in s,
-                              20)
+                              f"({command})", lambda s: ack in s, 20)
         return self.n
 
     def done(self, n: int, command: str, timeout: float = 60) -> Done:
@@ -374,7 +410,7 @@ class Guest:
         status = []
 
         def match(line):
-            msgs = s3check_messages(line)
+            msgs = s3check_messages(line, self.cfg.prefix)
             if not msgs:
                 return False
             lines.append(line)

@@ -135,3 +135,17 @@ def side_by_side(images, gap: int = 16) -> Image:
             x0 += iw + gap
         rows.append(bytes(row))
     return w, h, b"".join(rows)
+
+
+def stacked(images, gap: int = 16) -> Image:
+    """One picture of several, top to bottom, on a dark grey ground."""
+    w = max(i[0] for i in images)
+    rows = []
+    for n, (iw, ih, px) in enumerate(images):
+        if n:
+            rows.append(b"\x40" * (w * 3 * gap))
+        for y in range(ih):
+            rows.append(px[y * iw * 3:(y + 1) * iw * 3] +
+                        b"\x40" * ((w - iw) * 3))
+    return w, sum(i[1] for i in images) + gap * (len(images) - 1), \
+        b"".join(rows)

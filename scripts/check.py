@@ -522,6 +522,12 @@ def stage_e2e(t, base):
            env=dict(env, PRISTINE=pristine)).returncode:
         t.add(f"e2e[{base.name}]", "guest build", "fail")
         return
+    # the Debian guest (tests/e2e/test_debian_guest.py), where it runs
+    if base.e2e_matrix == "full" and \
+            run([os.path.join(TOP, "scripts", "build-debian-guest.sh")],
+                env=env).returncode:
+        t.add(f"e2e[{base.name}]", "Debian guest build", "fail")
+        return
     # -s: each guest run reports its steps as it goes.  A test that hangs
     # (a guest that never wakes up) fails after E2E_TIMEOUT s instead of
     # holding up the run (pytest-timeout)

@@ -45,8 +45,10 @@ QTESTS="xorriso"
 # The harness's own tests (pytest-timeout: a guest that hangs fails its
 # test instead of stopping the run); plots of the soak and the benchmark.
 TESTS="python3 python3-pytest python3-pytest-timeout python3-matplotlib"
-# 'make fresh-debian': a bare Debian root to run the README's commands in.
-FRESH="debootstrap"
+# 'make fresh-debian': a bare Debian root to run the README's commands in;
+# the Debian guest of the end-to-end tests (scripts/build-debian-guest.sh:
+# debootstrap, and mke2fs for its disk image).
+FRESH="debootstrap e2fsprogs"
 
 # The virtio spec's PDF (make spec-pdf, the spec's own makepdf.sh with
 # xelatex): only with 'deps.sh spec-pdf', about 250 MB to download.
@@ -65,7 +67,7 @@ xvfb-run:xvfb Xvfb:xvfb xauth:xauth xwd:x11-apps xwininfo:x11-utils
 xprop:x11-utils xwdtopnm:netpbm pnmtopng:netpbm pngtopnm:netpbm
 ppmtoppm:netpbm xorrisofs:xorriso python3:python3 rsync:rsync
 clang:clang clang++:clang llvm-symbolizer:llvm dpkg-query:dpkg
-debootstrap:debootstrap chroot:coreutils
+debootstrap:debootstrap chroot:coreutils mke2fs:e2fsprogs
 "
 # Python modules the harness imports, with their packages
 PYMODULES="pytest:python3-pytest pytest_timeout:python3-pytest-timeout
