@@ -91,7 +91,7 @@ def test_s3check_status_ignores_what_the_kernel_glued_on():
 
 def test_done_reads_a_glued_done_line():
     """Guest.done() on the very lines that failed test_five_cycles."""
-    from harness.guest import Guest
+    from harness.guest import Config, Guest
 
     class FakeConsole:
         def __init__(self, lines):
@@ -104,6 +104,7 @@ def test_done_reads_a_glued_done_line():
             raise AssertionError(f"no {what}")
 
     g = Guest.__new__(Guest)
+    g.cfg = Config("glued")
     g.console = FakeConsole([
         "s3check: PASS texture-0 16384 bytes read back (resource 4)",
         "s3check: TIME resume-to-frame 115.7",
@@ -113,3 +114,24 @@ def test_done_reads_a_glued_done_line():
     assert done.checks == {"texture-0": "PASS"}
     g.console = FakeConsole(["s3check: DONE 8 FAIL[  12.3] virtio_gpu"])
     assert g.done(8, "paint 1").status == "FAIL"
+
+
+def test_agent_messages_are_read_with_its_prefix():
+    """The Debian guest's agent answers as s3check does, under its name."""
+    from harness.guest import Config, Guest, s3check_messages
+
+    assert s3check_messages("agent: DONE 3 PASS", "agent") == \
+        [["agent:", "DONE", "3", "PASS"]]
+    assert s3check_messages("s3check: DONE 3 PASS", "agent") == []
+
+    class FakeConsole:
+        def wait_for(self, what, match, timeout):
+            for line in ["s3check: DONE 4 FAIL", "agent: DONE 4 PASS"]:
+                if match(line):
+                    return line
+            raise AssertionError(f"no {what}")
+
+    g = Guest.__new__(Guest)
+    g.cfg = Config("debian", image="debian")
+    g.console = FakeConsole()
+    assert g.done(4, "alive weston").status == "PASS"
