@@ -44,6 +44,9 @@ class Base:
     # known problems of this base's end-to-end runs that count as "known"
     # rather than failures: "black-window" (README, Known problems)
     e2e_known: tuple = ()
+    # the series applied to each tree, in order (patches/<series>/)
+    qemu_series: tuple = ()
+    linux_series: tuple = ()
 
     @property
     def qemu_build(self):
@@ -95,4 +98,6 @@ def load(name=None) -> Base:
                 p["LINUX_TREE"], p.get("QTEST_SCOPE", "all"),
                 p.get("E2E_MATRIX", "full"),
                 tuple(p.get("EVIDENCE", "").split()),
-                tuple(p.get("E2E_KNOWN", "").split()))
+                tuple(p.get("E2E_KNOWN", "").split()),
+                tuple(p.get("QEMU_SERIES", p["QEMU_TREE"]).split()),
+                tuple(p.get("LINUX_SERIES", p["LINUX_TREE"]).split()))

@@ -1,7 +1,7 @@
 # Sourced by the scripts: the pins of the base they work on.
 #
 # BASE names a file in pins/ (default: primary).  It gives each component
-# its tree, build/<tree>, made from patches/<tree>:
+# its tree, build/<tree>, made from its series in patches/ (series_of):
 #   qemu         $QEMU_TREE    (primary: qemu,  debian13: backport-qemu-10.0)
 #   linux        $LINUX_TREE   (primary: linux, debian13: backport-linux-6.12)
 #   virtio-spec  virtio-spec   (the same for every base)
@@ -22,7 +22,21 @@ fi
 . "$top/pins/$BASE"
 export BASE
 
-# tree_of COMPONENT: the tree (build/ and patches/ folder) of a component
+# series_of COMPONENT: the series applied to the component's tree, in
+# order, each a folder of patches/ with a quilt 'series' file and its own
+# cover letter: QEMU_SERIES, LINUX_SERIES and SPEC_SERIES in the pins (the
+# primary base keeps the fixes of stock code apart from the feature, on
+# which they do not depend), else the tree's own folder alone
+series_of() {
+	case $1 in
+	qemu) echo "${QEMU_SERIES:-$QEMU_TREE}" ;;
+	linux) echo "${LINUX_SERIES:-$LINUX_TREE}" ;;
+	virtio-spec) echo "${SPEC_SERIES:-virtio-spec}" ;;
+	*) tree_of "$1" ;;
+	esac
+}
+
+# tree_of COMPONENT: the tree (build/ folder) of a component
 tree_of() {
 	case $1 in
 	qemu) echo "$QEMU_TREE" ;;

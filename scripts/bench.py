@@ -140,14 +140,14 @@ def measured():
                            text=True)
         return p.stdout.strip() if p.returncode == 0 else "?"
     counts = []
-    for tree in (BASE.qemu_tree, BASE.linux_tree):
+    for series in BASE.qemu_series + BASE.linux_series:
         try:
-            with open(os.path.join(TOP, "patches", tree, "series")) as f:
+            with open(os.path.join(TOP, "patches", series, "series")) as f:
                 n = sum(1 for line in f if line.strip() and
                         not line.startswith("#"))
         except OSError:
             n = "?"
-        counts.append(f"patches/{tree} {n} patches")
+        counts.append(f"patches/{series} {n} patches")
     dirty = " (with uncommitted changes)" if git("status", "--porcelain",
                                                  "--untracked-files=no") \
         else ""

@@ -3,8 +3,9 @@
 #
 # Make the component's tree for the base BASE (pins/$BASE, default primary;
 # scripts/base.sh): build/<tree>, the pinned, verified base committed and
-# tagged 'base', then the series from patches/<tree>/series applied with
-# 'git am'.  A tree that already holds exactly the series is left as it
+# tagged 'base', then each of its series (series_of: patches/<series>/series,
+# in order) applied with 'git am', the last commit of each tagged
+# 'series/<series>' (scripts/export.sh writes each range back).  A tree that already holds exactly the series is left as it
 # is (so incremental builds stay incremental).  A tree with work that is
 # not in patches/ -- uncommitted changes, or commits that were not
 # exported -- is never thrown away: the script stops and says what to do.
@@ -22,7 +23,7 @@ seabios) pin=$SEABIOS_VERSION ;;
 esac
 name=$(tree_of "$c")
 tree=$top/build/$name
-patches=$top/patches/$name
+stack=$(series_of "$c")
 cache=$top/build/cache
 applied=refs/harness/applied
 harness="qemu-freeze-mode harness"
@@ -32,10 +33,25 @@ say() { printf 'tree %s: %s\n' "$name" "$*"; }
 die() { printf 'tree %s: error: %s\n' "$name" "$*" >&2; exit 1; }
 g() { git -C "$tree" "$@"; }
 
+# the patches of one series, or with no argument of all of them in order
 series_files() {
-	[ -f "$patches/series" ] || return 0
-	sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$patches/series" |
-		while read -r p _; do echo "$patches/$p"; done
+	for s in ${1:-$stack}; do
+		[ -f "$top/patches/$s/series" ] || continue
+		sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/patches/$s/series" |
+			while read -r p _; do echo "$top/patches/$s/$p"; done
+	done
+}
+
+# Tag the last commit of each series (series/<name>): the tree holds
+# exactly the series, so patch k is commit base+k.
+tag_series() {
+	n=0
+	for s in $stack; do
+		n=$((n + $(series_files "$s" | wc -l)))
+		at=base
+		[ "$n" = 0 ] || at=$(g rev-list --reverse base..HEAD | sed -n "${n}p")
+		g tag -f "series/$s" "$at" >/dev/null
+	done
 }
 
 series_ids() {
@@ -64,9 +80,9 @@ Commit them in build/$name and run 'make export', or discard them
 		return
 	fi
 	[ "${FORCE:-}" = 1 ] && { say "FORCE=1: discarding commits not in patches/$name"; return; }
-	die "build/$name has commits that are not in patches/$name:
+	die "build/$name has commits that are not in patches/$(echo "$stack" | sed 's#  *#, patches/#g'):
 $(g log --oneline base..HEAD | head -20)
-Run 'make export' to keep them (then commit patches/$name), or 'make tree
+Run 'make export' to keep them (then commit patches/), or 'make tree
 FORCE=1' to drop them (they stay in 'git -C build/$name reflog')."
 }
 
@@ -142,7 +158,7 @@ apply_series() {
 	n=0
 	committer_env
 	for p in $(series_files); do
-		[ -f "$p" ] || die "patches/$name/series names $(basename "$p"), which is missing"
+		[ -f "$p" ] || die "${p#"$top"/} is named in its series file, but missing"
 		if ! out=$(g am -q --whitespace=nowarn "$p" 2>&1); then
 			die "'git am $(basename "$p")' failed; git said:
 $(echo "$out" | sed 's/^/  /')
@@ -152,7 +168,8 @@ The tree is left mid-'git am' for you to inspect
 		n=$((n + 1))
 	done
 	g update-ref $applied HEAD
-	say "base + $n patches applied"
+	tag_series
+	say "base + $n patches applied ($stack)"
 }
 
 "$top/scripts/fetch.sh" "$c"
@@ -167,6 +184,7 @@ if [ -d "$tree/.git" ]; then
 	if [ "$(g config harness.pin || true)" = "$pin" ]; then
 		if [ "$(tree_ids)" = "$(series_ids)" ]; then
 			g update-ref $applied HEAD
+			tag_series
 			say "up to date (base $pin + $(series_files | wc -l) patches)"
 			exit 0
 		fi

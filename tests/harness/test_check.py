@@ -299,9 +299,15 @@ if "--list" in args:
 base = args[args.index("--logbase") + 1]
 known_run = os.environ.get("QTEST_KNOWN_RUN") == "1"
 key = "known" if known_run else "main"
+named = [a for a in args if a in scenario["listed"]]
+setup = args[args.index("--setup") + 1] if "--setup" in args else ""
+with open(os.environ["FAKE_SCENARIO"] + ".calls", "a") as f:
+    f.write(json.dumps({"setup": setup, "tests": named}) + "\n")
 os.makedirs(os.path.join(build, "meson-logs"), exist_ok=True)
 with open(os.path.join(build, "meson-logs", base + "-qtest-tcg.sh.json"), "w") as f:
     for name, r in scenario[key].items():
+        if named and name not in named:
+            continue
         r = dict(r, name="qemu:qtest+qtest-x86_64 / " + name)
         f.write(json.dumps(r) + "\n")
 sys.exit(scenario[key + "_rc"])
@@ -350,6 +356,12 @@ def test_stage_green(fake_meson):
     assert not t.of("fail"), t.of("fail")
     assert len(t.of("known")) == 1
     assert check.summary(t) == 0
+    # the series' own test runs its whole set (meson's "slow" setup), the
+    # others their default set, each in its own meson call and log
+    calls = [json.loads(line) for line in
+             open(os.environ["FAKE_SCENARIO"] + ".calls")]
+    assert {"setup": "slow", "tests": ["qtest-x86_64/a"]} in calls
+    assert {"setup": "", "tests": ["qtest-x86_64/b"]} in calls
 
 
 def test_stage_cut_short_and_stale(fake_meson):

@@ -205,3 +205,31 @@ def test_git_am_failure_shows_gits_message(tree):
     assert "git said:" in r.stdout
     # git's own words, whatever they are, not a guess of ours
     assert "patch" in r.stdout.split("git said:")[1].lower()
+
+
+def test_stacked_series_export_to_their_folders(project):
+    """A tree made of two series (the pins' QEMU_SERIES, LINUX_SERIES and
+    SPEC_SERIES; here the spec's) exports each range to its own folder,
+    split at the tag series/<first>, and is made again from them."""
+    with open(project.path("pins", "common"), "a") as f:
+        f.write('\nSPEC_SERIES="spec-fixes virtio-spec"\n')
+    assert make_tree(project).returncode == 0
+    commit_change(project, "README.md", "\na fix\n")
+    project.git(TREE, "tag", "-f", "series/spec-fixes", "HEAD")
+    commit_change(project, "content.tex", "\n% the feature\n")
+    r = project.script("export.sh", TREE)
+    assert r.returncode == 0, r.stdout
+    fixes = open(project.path("patches", "spec-fixes", "series")).read().split()
+    feature = open(project.path("patches", TREE, "series")).read().split()
+    assert fixes == ["0001-edit-README.md.patch"]
+    assert feature == ["0001-edit-content.tex.patch"]
+    # made again from the two folders, the tree is the same and up to date
+    head = project.git(TREE, "rev-parse", "HEAD")
+    r = make_tree(project)
+    assert r.returncode == 0 and "up to date" in r.stdout, r.stdout
+    assert project.git(TREE, "rev-parse", "HEAD") == head
+    assert project.git(TREE, "rev-parse", "series/spec-fixes") == \
+        project.git(TREE, "rev-parse", "HEAD~1")
+    rebuild_from_patches(project, 2)
+    assert project.script("export.sh", TREE).returncode == 0
+    assert open(project.path("patches", "spec-fixes", "series")).read().split() == fixes
