@@ -22,8 +22,9 @@
  *                host-visible memory (VIRTGPU_MAP, mmap), fill it with
  *                content K through the mapping and read it back; after
  *                that, fill the same blob with content K.  "check" reads
- *                the blob through its mapping: a device that lost it has
- *                taken it out of the host-visible memory
+ *                the blob through its mapping: after a device lost it,
+ *                the guest driver unmaps it, and the access faults (the
+ *                SIGBUS is caught and reported)
  *   resources MB create 2D resources (dumb buffers) of MB MiB in all,
  *                filled and uploaded (TRANSFER_TO_HOST): what a guest
  *                would have to upload again if the device lost them
@@ -46,10 +47,12 @@
  *   write FILE VALUE
  *                write VALUE to FILE (sysfs, debugfs): PASS, or FAIL with
  *                the error (e.g. a refused hibernation)
- *   reopen       open the card again (the first /dev/dri/cardN there is,
- *                when the old one went away), set the mode with pattern 0 and,
- *                with virgl, create texture 0 again (after the driver
- *                was bound again)
+ *   reopen       close the card (every mapping first) and open it again
+ *                (the first /dev/dri/cardN there is, when the old one went
+ *                away), set the mode with pattern 0 and, with virgl, create
+ *                texture 0 again: after the driver was bound again, or
+ *                after the device lost the 3D context, whose ioctls then
+ *                fail with EIO
  *   redraw       flush the framebuffer to the host again
  *   quit         exit (the caller powers off)
  *
@@ -57,7 +60,9 @@
  * "s3check: DONE N PASS|FAIL"; in between, each check is one line:
  *   s3check: PASS|FAIL|SKIP <check> [detail]
  * A texture is read back into a cleared buffer (TRANSFER_FROM_HOST): a
- * device that lost the resource leaves it cleared or answers an error.
+ * device that lost the resource leaves it cleared or answers an error,
+ * and a driver that knows its 3D context was lost fails the ioctl with
+ * EIO ("Input/output error").
  * What was read back is also shown, twice its size, in the top right
  * corner of the screen (the "texture panel"), so that a lost texture can
  * be seen.  Whether the picture is really on the screen is for the host
@@ -70,6 +75,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -487,15 +494,65 @@ static uint8_t blob_byte(unsigned int k, unsigned int i)
 	return (i * (5 + 2 * k) + (i >> 9) + 0xa5 + 0x3b * k) & 0xff;
 }
 
+/*
+ * A mapping of a blob whose host memory the device lost faults (the guest
+ * driver unmaps it): an access through it is caught and reported instead
+ * of ending the program.
+ */
+static sigjmp_buf fault_jmp;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(fault_jmp, 1);
+}
+
+/* Run @fn on @b, SIGBUS caught; 0, or -1 if the mapping faulted */
+static int through_mapping(void (*fn)(const struct blob *b, unsigned int *),
+			   const struct blob *b, unsigned int *arg)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	int faulted = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(fault_jmp, 1))
+		faulted = 1;
+	else
+		fn(b, arg);
+	sigaction(SIGBUS, &old, NULL);
+	return faulted ? -1 : 0;
+}
+
+static void count_bad(const struct blob *b, unsigned int *bad)
+{
+	unsigned int i;
+
+	for (i = 0; i < BLOB_BYTES; i++)
+		*bad += b->map[i] != blob_byte(b->variant, i);
+}
+
+static void write_blob(const struct blob *b, unsigned int *unused)
+{
+	unsigned int i;
+
+	(void)unused;
+	for (i = 0; i < BLOB_BYTES; i++)
+		b->map[i] = blob_byte(b->variant, i);
+}
+
 /* Read the blob through its mapping and compare */
 static int check_blob(const struct blob *b)
 {
-	unsigned int i, bad = 0;
+	unsigned int bad = 0;
 	char check[32];
 
 	snprintf(check, sizeof(check), "blob-%u", b->variant);
-	for (i = 0; i < BLOB_BYTES; i++)
-		bad += b->map[i] != blob_byte(b->variant, i);
+	if (through_mapping(count_bad, b, &bad)) {
+		result("FAIL", check, "the mapping faults (SIGBUS): the device "
+		       "lost the blob (resource %u)", b->res_handle);
+		return -1;
+	}
 	if (bad) {
 		result("FAIL", check, "%u of %u bytes differ through the "
 		       "mapping (resource %u)", bad, BLOB_BYTES, b->res_handle);
@@ -508,11 +565,15 @@ static int check_blob(const struct blob *b)
 
 static void fill_blob(struct blob *b, unsigned int k)
 {
-	unsigned int i;
+	char check[32];
 
 	b->variant = k;
-	for (i = 0; i < BLOB_BYTES; i++)
-		b->map[i] = blob_byte(k, i);
+	if (through_mapping(write_blob, b, NULL)) {
+		snprintf(check, sizeof(check), "blob-%u", k);
+		result("FAIL", check, "the mapping faults (SIGBUS): the device "
+		       "lost the blob (resource %u)", b->res_handle);
+		return;
+	}
 	check_blob(b);
 }
 
@@ -768,6 +829,28 @@ static void write_file(const char *path, const char *value)
 		       strerror(errno));
 }
 
+/*
+ * Close the card for good: every mapping of its objects goes first, as a
+ * mapping keeps the DRM file, and with it its 3D context and the display,
+ * alive after close
+ */
+static void stop(int fd, struct display *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < ntextures; i++)
+		munmap(textures[i].map, TEX_BYTES);
+	ntextures = 0;
+	if (the_blob.map)
+		munmap(the_blob.map, BLOB_BYTES);
+	memset(&the_blob, 0, sizeof(the_blob));
+	if (d->map)
+		munmap(d->map, d->size);
+	d->map = NULL;
+	screen = NULL;
+	close(fd);
+}
+
 /* Open the card, set the mode, make texture 0 (virgl); 0 or -1 */
 static int start(const char *path, struct display *d, int *virgl)
 {
@@ -890,7 +973,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(cmd, "write")) {
 			write_file(arg1, arg2);
 		} else if (!strcmp(cmd, "reopen")) {
-			close(fd);
+			/*
+			 * a new DRM file: a new 3D context after the device
+			 * lost the old one (whose ioctls fail with EIO)
+			 */
+			stop(fd, &d);
 			/*
 			 * bound again while the old card was open, the
 			 * device has the next card number

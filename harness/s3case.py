@@ -14,7 +14,10 @@ run() boots the guest (harness.guest) and goes through one sleep cycle:
   4. the guest paints test pattern 1 and uploads texture 1: the host
      must show the new picture (a stale host image must not pass) and
      read the new texture back (NAME-new.png), also when the state was
-     lost: the driver must then have created its 3D context again;
+     lost: the driver must then have told the guest, whose 3D ioctls on
+     the lost context fail with EIO (and whose mapping of a lost blob
+     faults), and a new 3D context, from opening the device again, must
+     work;
   5. QEMU is quit over QMP and must exit with status 0; the console is
      scanned for kernel warnings and failed PM callbacks, QEMU's log for
      rejected freeze_mode writes.
@@ -62,6 +65,12 @@ class Result:
     new_picture_off: float = 1.0
     checks: Dict[str, str] = field(default_factory=dict)
     new_texture: Optional[str] = None
+    # the state was lost: the guest reopened the device for a new context
+    reopen: Optional[str] = None
+    # the lost context's ioctls failed with EIO; the lost blob's mapping
+    # faulted (SIGBUS)
+    context_lost_eio: bool = False
+    blob_faulted: bool = False
     # blob 0 made, mapped and filled before the sleep (cfg.blob)
     blob_made: Optional[str] = None
     # resources the guest created again after the sleep (QEMU's trace)
@@ -181,8 +190,17 @@ def problems(r: Result) -> List[str]:
                    f"({r.new_picture_off:.1%} off test pattern 1)")
     if cfg.gl and exp.display_back and r.new_texture != "PASS":
         out.append(f"a new texture after resume: {r.new_texture}" +
-                   ("" if exp.kept else " (the driver must create its 3D "
-                    "context again after the loss)"))
+                   ("" if exp.kept else " (in a new 3D context, after "
+                    "opening the device again)"))
+    if cfg.gl and not exp.kept and exp.display_back:
+        if r.reopen != "PASS":
+            out.append(f"opening the device again after the loss: "
+                       f"{r.reopen}")
+        if not r.context_lost_eio:
+            out.append("the lost 3D context's ioctls did not fail with EIO: "
+                       "the guest was not told")
+    if cfg.blob and not exp.kept and not r.blob_faulted:
+        out.append("the mapping of the lost blob did not fault")
     if cfg.iommu and not r.access_platform:
         out.append("VIRTIO_F_ACCESS_PLATFORM not negotiated: the GPU's DMA "
                    "does not go through the IOMMU")
@@ -244,6 +262,11 @@ def run(cfg: Config, expect: Expect, outdir: str, seconds: int = 3) -> Result:
         done = g.sleep("mem", seconds, asleep)
         r.events = list(g.events)
         r.checks = done.checks
+        r.context_lost_eio = any("texture-" in line and
+                                 "Input/output error" in line
+                                 for line in done.lines)
+        r.blob_faulted = any("blob-" in line and "SIGBUS" in line
+                             for line in done.lines)
         r.frozen_after = g.frozen()
         if created:
             r.recreated = g.resources_created() - created[0]
@@ -263,6 +286,9 @@ def run(cfg: Config, expect: Expect, outdir: str, seconds: int = 3) -> Result:
         r.new_picture_off = pictures.difference(
             new, pictures.pattern(1, new[0], new[1]))
         r.window_black = cfg.gl and pictures.black(new) > 0.99
+        if cfg.gl and not expect.kept:
+            # the lost context stays lost: a new one needs a new file
+            r.reopen = g.command("reopen", 60).status
         if cfg.gl:
             r.new_texture = g.command("texture 1").checks.get("texture-1")
         say(f"{tag} display after resume: "

@@ -22,7 +22,8 @@ systemd, Mesa and weston with weston-simple-egl and weston-simple-shm;
 scripts/build-debian-guest.sh), which sleeps through 'systemctl suspend'
 with an RTC alarm: with freeze mode the desktop goes on moving after
 resume; stock QEMU leaves QEMU's "Display output is not active" on the
-screen while the clients, told nothing, keep rendering.
+screen, and the clients' submissions fail with EIO (the 3D context is
+lost), which Mesa reports while it renders on.
 
 The screens before and after S3 and the new picture are saved as PNG
 under build/demo/ (NAME-before.png, NAME-after.png, NAME-new.png and
