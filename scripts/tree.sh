@@ -3,10 +3,11 @@
 #
 # Make the component's tree for the base BASE (pins/$BASE, default primary;
 # scripts/base.sh): build/<tree>, the pinned, verified base committed and
-# tagged 'base', then each of its series (series_of: patches/<series>/series,
-# in order) applied with 'git am', the last commit of each tagged
-# 'series/<series>' (scripts/export.sh writes each range back).  A tree that already holds exactly the series is left as it
-# is (so incremental builds stay incremental).  A tree with work that is
+# tagged 'base', then each of its series (series_of:
+# patches/<series>/series, in order) applied with 'git am', the last
+# commit of each tagged 'series/<series>' (scripts/export.sh writes each
+# range back).  A tree that already holds exactly the series is left as
+# it is (so incremental builds stay incremental).  A tree with work that is
 # not in patches/ -- uncommitted changes, or commits that were not
 # exported -- is never thrown away: the script stops and says what to do.
 # FORCE=1 discards such work (commits stay in build/<tree>'s reflog).
