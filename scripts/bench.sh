@@ -5,7 +5,8 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/tree.sh" qemu
-"$top/scripts/build-qemu.sh"
+"$top/scripts/build-qemu.sh" qemu-system-x86_64 \
+	tests/qtest/virtio-gpu-freeze-test
 PRISTINE=1 "$top/scripts/build-qemu.sh" qemu-system-x86_64
 "$top/scripts/build-guest.sh"
 exec xvfb-run -a -s "-screen 0 1280x1024x24" /usr/bin/python3 "$top/scripts/bench.py"

@@ -59,8 +59,12 @@ for cfg in 128k:bios.bin 256k:bios-256k.bin microvm:bios-microvm.bin; do
 	make -C "$src" -j"${JOBS:-$(nproc)}" EXTRAVERSION=-qemu-freeze-mode \
 		KCONFIG_CONFIG="$b/.config" OUT="$b/" all >"$b.log" 2>&1 ||
 		{ tail -30 "$b.log" >&2; say "$name failed; log in ${b#"$top"/}.log"; exit 1; }
-	cp "$b/bios.bin" "$out/$blob.tmp"
-	mv "$out/$blob.tmp" "$out/$blob"
+	# replaced only when it changed (and then whole): a build that is
+	# up to date writes nothing, so that builds may run side by side
+	cmp -s "$b/bios.bin" "$out/$blob" || {
+		cp "$b/bios.bin" "$out/$blob.$$.tmp"
+		mv "$out/$blob.$$.tmp" "$out/$blob"
+	}
 done
 say "SeaBIOS $SEABIOS_VERSION + $npatches patches: ${out#"$top"/}/"
 

@@ -8,7 +8,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/base.sh"
 "$top/scripts/tree.sh" qemu
-"$top/scripts/build-qemu.sh"
+"$top/scripts/build-qemu.sh" qemu-system-x86_64
 "$top/scripts/build-guest.sh"
 "$top/scripts/build-debian-guest.sh"
 cd "$top"

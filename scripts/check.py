@@ -9,9 +9,11 @@ qtests on it (every x86_64 qtest, or only the series' own: QTEST_SCOPE in
 the pins) and the end-to-end tests, where a guest running the patched
 kernel suspends to RAM with rtcwake (tests/e2e; E2E_MATRIX in the pins);
 and where the pins' EVIDENCE says so (the primary base), the series'
-qtests under ASan and UBSan (scripts/check-asan.sh), a bounded
-generic-fuzz run (scripts/fuzz.sh, FUZZ_SECS=180) and a short soak
-(scripts/soak.sh, CYCLES=20).
+qtests under ASan and UBSan (scripts/check-asan.sh), then side by side
+a bounded generic-fuzz run (scripts/fuzz.sh, FUZZ_SECS=180) and a short
+soak (scripts/soak.sh, CYCLES=20).  QEMU is built for what the stages
+run (build-qemu.sh --suite), and the end-to-end cases run two at a time
+(E2E_JOBS).
 The last line is 'N passed, N failed, N skipped, N known'.
 
 A green run means that everything that should have run ran, to the end:
@@ -542,14 +544,19 @@ def stage_e2e(t, base):
     if base.e2e_matrix == "full" and debian_guest_wait(env):
         t.add(f"e2e[{base.name}]", "Debian guest build", "fail")
         return
-    # -s: each guest run reports its steps as it goes.  A test that hangs
-    # (a guest that never wakes up) fails after E2E_TIMEOUT s instead of
-    # holding up the run (pytest-timeout)
+    # A test that hangs (a guest that never wakes up) fails after
+    # E2E_TIMEOUT s instead of holding up the run (pytest-timeout)
     retried = os.path.join(TOP, "build", f"e2e-{base.name}", "retried.txt")
     if os.path.exists(retried):
         os.unlink(retried)
+    # Two guests at a time (pytest-xdist, each worker on an X server of
+    # its own: tests/e2e/conftest.py): a guest under TCG keeps about one
+    # core busy.  E2E_JOBS=1 runs them one after the other, and then -s
+    # shows each guest's steps as it goes.
+    jobs = int(os.environ.get("E2E_JOBS", min(2, os.cpu_count() or 1)))
+    par = ["-n", str(jobs)] if jobs > 1 else ["-s"]
     pytest_stage(t, f"e2e[{base.name}]", "tests/e2e", xvfb([]),
-                 ["-s", f"--timeout={E2E_TIMEOUT}"], env=env)
+                 par + [f"--timeout={E2E_TIMEOUT}"], env=env)
     if os.path.exists(retried):
         with open(retried) as f:
             t.retried += [f"e2e[{base.name}]: {line.strip()}" for line in f]
@@ -671,30 +678,59 @@ def stage_fuzz(t, base):
                  f"generic-fuzz-virtio-gpu-freeze for {secs} s")
 
 
+def stage_fuzz_and_soak(t, base):
+    """The fuzzer (one process, for a fixed time) and the soak (a guest
+    under TCG, RSS and fds measured, not times) each keep about one core
+    busy: they run side by side.  The fuzzer's output goes to a log,
+    printed once the soak is done."""
+    secs = at_least("FUZZ_SECS", CHECK_FUZZ_SECS)
+    what = f"generic-fuzz-virtio-gpu-freeze for {secs} s"
+    log = os.path.join(RESULTS, f"fuzz-{base.name}.log")
+    banner(f"{what}, {base.title}: in the background (log: "
+           f"{os.path.relpath(log, TOP)})")
+    with open(log, "w") as f:
+        fuzz = subprocess.Popen(
+            [os.path.join(TOP, "scripts", "fuzz.sh")],
+            env=dict(os.environ, BASE=base.name, FUZZ_SECS=secs),
+            stdout=f, stderr=subprocess.STDOUT, cwd=TOP)
+    try:
+        stage_soak(t, base)
+    finally:
+        rc = fuzz.wait()
+    banner(f"{what}, {base.title}: its log")
+    with open(log) as f:
+        print(f.read(), end="", flush=True)
+    t.add(f"fuzz[{base.name}]", what, "fail" if rc else "pass",
+          f"exit {rc}" if rc else "")
+
+
 def stage_soak(t, base):
     cycles = at_least("CYCLES", CHECK_SOAK_CYCLES)
     stage_script(t, base, "soak", "soak.sh", {"CYCLES": cycles},
                  f"soak, {cycles} S3 cycles")
 
 
-def build_targets(base) -> List[str]:
-    """What the qtest and e2e stages need built: everything for a base
-    that runs the whole qtest suite; QEMU and the series' own qtests for
-    one that runs only those (1,640 of 2,558 steps on the backport)."""
+def build_targets(base, suite) -> List[str]:
+    """What the qtest and e2e stages need built, not ninja's 'all' (unit
+    tests, tools, test programs nothing here runs): for a base that runs
+    the whole qtest suite, QEMU and every test of the suite
+    (build-qemu.sh --suite: 1,900 of 2,625 steps on the primary base);
+    for one that runs only the series' own qtests, QEMU and those (1,640
+    of 2,558 steps on the backport)."""
     if base.qtest_scope != "series":
-        return []
+        return ["--suite", suite]
     return ["qemu-system-x86_64"] + \
         [f"tests/qtest/{name.split('/', 1)[1]}"
          for name in parse_series(SERIES_FILE)]
 
 
-def stage_build(t, base):
+def stage_build(t, base, suite):
     banner(f"build QEMU for {base.title}")
     env = dict(os.environ, BASE=base.name)
     ok = (run([os.path.join(TOP, "scripts", "tree.sh"), "qemu"],
               env=env).returncode == 0 and
           run([os.path.join(TOP, "scripts", "build-qemu.sh")] +
-              build_targets(base), env=env).returncode == 0)
+              build_targets(base, suite), env=env).returncode == 0)
     t.add(f"build[{base.name}]", "qemu-system-x86_64",
           "pass" if ok else "fail")
     return ok
@@ -793,16 +829,23 @@ def main():
         if not stages & {"qtest", "e2e", "asan", "fuzz", "soak"}:
             break
         if stages & {"qtest", "e2e"} and \
-                not timed(f"build[{name}]", stage_build, t, base):
+                not timed(f"build[{name}]", stage_build, t, base,
+                           args.suite):
             continue
         if "qtest" in stages:
             timed(f"qtest[{name}]", stage_qtest, t, base, args.suite)
         if "e2e" in stages:
             timed(f"e2e[{name}]", stage_e2e, t, base)
-        for extra, fn in (("asan", stage_asan), ("fuzz", stage_fuzz),
-                          ("soak", stage_soak)):
-            if extra in stages and extra in base.evidence:
-                timed(f"{extra}[{name}]", fn, t, base)
+        evidence = [e for e in ("asan", "fuzz", "soak")
+                    if e in stages and e in base.evidence]
+        if "asan" in evidence:
+            timed(f"asan[{name}]", stage_asan, t, base)
+        if "fuzz" in evidence and "soak" in evidence:
+            timed(f"fuzz+soak[{name}]", stage_fuzz_and_soak, t, base)
+        elif "fuzz" in evidence:
+            timed(f"fuzz[{name}]", stage_fuzz, t, base)
+        elif "soak" in evidence:
+            timed(f"soak[{name}]", stage_soak, t, base)
     if "proc" in DEBIAN_GUEST:
         # no e2e stage waited for it (a build failed): nothing is left
         # running behind the summary

@@ -43,8 +43,10 @@ RUNTIME="seabios qemu-system-data ipxe-qemu xvfb xauth libgl1-mesa-dri
 # QEMU's qtests: cdrom-test makes ISO images with xorrisofs.
 QTESTS="xorriso"
 # The harness's own tests (pytest-timeout: a guest that hangs fails its
-# test instead of stopping the run); plots of the soak and the benchmark.
-TESTS="python3 python3-pytest python3-pytest-timeout python3-matplotlib"
+# test instead of stopping the run; pytest-xdist: two guests at a time);
+# plots of the soak and the benchmark.
+TESTS="python3 python3-pytest python3-pytest-timeout python3-pytest-xdist
+	python3-matplotlib"
 # 'make fresh-debian': a bare Debian root to run the README's commands in;
 # the Debian guest of the end-to-end tests (scripts/build-debian-guest.sh:
 # debootstrap, and mke2fs for its disk image).
@@ -71,7 +73,7 @@ debootstrap:debootstrap chroot:coreutils mke2fs:e2fsprogs
 "
 # Python modules the harness imports, with their packages
 PYMODULES="pytest:python3-pytest pytest_timeout:python3-pytest-timeout
-	matplotlib:python3-matplotlib"
+	xdist:python3-pytest-xdist matplotlib:python3-matplotlib"
 # Only for 'deps.sh spec-pdf'
 PROGRAMS_SPEC_PDF="xelatex:texlive-xetex"
 

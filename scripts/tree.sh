@@ -51,7 +51,11 @@ tag_series() {
 		n=$((n + $(series_files "$s" | wc -l)))
 		at=base
 		[ "$n" = 0 ] || at=$(g rev-list --reverse base..HEAD | sed -n "${n}p")
-		g tag -f "series/$s" "$at" >/dev/null
+		# written only when it moves: a tree that is up to date is
+		# only read, so that scripts may check it side by side
+		[ "$(g rev-parse -q --verify "refs/tags/series/$s^{commit}")" = \
+		  "$(g rev-parse "$at^{commit}")" ] ||
+			g tag -f "series/$s" "$at" >/dev/null
 	done
 }
 
@@ -184,7 +188,8 @@ if [ -d "$tree/.git" ]; then
 	check_no_work
 	if [ "$(g config harness.pin || true)" = "$pin" ]; then
 		if [ "$(tree_ids)" = "$(series_ids)" ]; then
-			g update-ref $applied HEAD
+			[ "$(g rev-parse -q --verify $applied)" = "$(g rev-parse HEAD)" ] ||
+				g update-ref $applied HEAD
 			tag_series
 			say "up to date (base $pin + $(series_files | wc -l) patches)"
 			exit 0

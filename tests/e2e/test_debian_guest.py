@@ -29,7 +29,7 @@ import pytest
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, TOP)
 
-from harness import desktop  # noqa: E402
+from harness import desktop, runresults  # noqa: E402
 from harness.desktop import Expect  # noqa: E402
 from harness.guest import BASE, Config  # noqa: E402
 
@@ -76,7 +76,6 @@ def matrix(full):
 
 
 CASES = matrix(os.environ.get("DEBIAN_MATRIX") == "full")
-RESULTS = []
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -86,19 +85,27 @@ def environment():
                     "private Xvfb (xvfb-run)")
     if not os.path.exists(PACKAGES):
         pytest.fail("no Debian guest: scripts/build-debian-guest.sh makes it")
-    yield
+
+
+def write_report():
+    """The table of this run's cases, whichever pytest-xdist worker ran
+    them (tests/e2e/conftest.py calls it once pytest is done): its path,
+    or None if none of them ran."""
+    results = runresults.gathered(OUT, (c.values[0].name for c in CASES))
+    if not results:
+        return None
     with open(PACKAGES) as f:
         packages = f.read()
-    table = desktop.report(RESULTS, os.path.join(OUT, "results.md"),
-                           f"A Debian desktop suspends to RAM, {BASE.title}",
-                           packages)
-    sys.__stdout__.write(f"\n{table}\n({os.path.relpath(OUT, TOP)}/"
-                         "results.md)\n")
+    path = os.path.join(OUT, "results.md")
+    desktop.report(results, path,
+                   f"A Debian desktop suspends to RAM, {BASE.title}",
+                   packages)
+    return path
 
 
 def debian_s3(cfg, expect, scene, cycles, how):
     r = desktop.run(cfg, expect, OUT, scene, cycles, how)
-    RESULTS.append(r)
+    runresults.keep(OUT, cfg.name, r)
     bad = desktop.problems(r)
     if "blob=on" in cfg.device_opts and not r.blobs_created:
         bad.append("Mesa created no blob resource (QEMU trace "

@@ -40,7 +40,7 @@ import pytest
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, TOP)
 
-from harness import s3case  # noqa: E402
+from harness import runresults, s3case  # noqa: E402
 from harness.guest import BASE, Config  # noqa: E402
 from harness.s3case import Expect  # noqa: E402
 
@@ -104,7 +104,6 @@ def matrix(full=True):
 
 
 CASES = matrix(BASE.e2e_matrix == "full")
-RESULTS = []
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -112,12 +111,19 @@ def environment():
     if not os.environ.get("DISPLAY"):
         pytest.fail("no X display: 'make check' runs these tests on a "
                     "private Xvfb (xvfb-run)")
-    yield
-    table = s3case.report(RESULTS, os.path.join(OUT, "results.md"),
-                          f"A guest suspends to RAM (rtcwake -m mem), "
-                          f"{BASE.title}")
-    sys.__stdout__.write(f"\n{table}\n({os.path.relpath(OUT, TOP)}/"
-                         "results.md)\n")
+
+
+def write_report():
+    """The table of this run's cases, whichever pytest-xdist worker ran
+    them (tests/e2e/conftest.py calls it once pytest is done): its path,
+    or None if none of them ran."""
+    results = runresults.gathered(OUT, (c[0].name for c in CASES))
+    if not results:
+        return None
+    path = os.path.join(OUT, "results.md")
+    s3case.report(results, path,
+                  f"A guest suspends to RAM (rtcwake -m mem), {BASE.title}")
+    return path
 
 
 @pytest.mark.parametrize("cfg,expect", CASES, ids=[c[0].name for c in CASES])
@@ -125,7 +131,7 @@ def test_s3(cfg, expect):
     # a GL case whose only problem is QEMU's SDL window staying black
     # runs once more, recorded (README, Known problems)
     r, bad = s3case.run_judged(cfg, expect, OUT)
-    RESULTS.append(r)
+    runresults.keep(OUT, cfg.name, r)
     if s3case.black_window_only(r, bad) and \
             "black-window" in BASE.e2e_known:
         pytest.xfail("known (pins: E2E_KNOWN): QEMU's SDL window black "

@@ -1,0 +1,38 @@
+"""harness/runresults.py: the results of a run's guest cases, gathered
+from whichever pytest-xdist worker kept them."""
+
+import os
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, TOP)
+
+from harness import runresults  # noqa: E402
+
+
+def test_gathered_in_case_order_without_an_earlier_runs(tmp_path,
+                                                         monkeypatch):
+    out = str(tmp_path)
+    runresults.keep(out, "stale", {"case": "stale"})
+    old = time.time() - 60
+    os.utime(os.path.join(out, "cases", "stale.pickle"), (old, old))
+    monkeypatch.setenv(runresults.RUN_STARTED, repr(time.time() - 1))
+    # two workers, each keeping what it ran
+    runresults.keep(out, "b", {"case": "b"})
+    runresults.keep(out, "a", {"case": "a"})
+    got = runresults.gathered(out, ["a", "stale", "missing", "b"])
+    assert got == [{"case": "a"}, {"case": "b"}]
+    assert not [f for f in os.listdir(os.path.join(out, "cases"))
+                if f.endswith(".tmp")]
+
+
+def test_stamp_run_leaves_out_what_came_before(tmp_path, monkeypatch):
+    out = str(tmp_path)
+    monkeypatch.delenv(runresults.RUN_STARTED, raising=False)
+    runresults.keep(out, "a", 1)
+    assert runresults.gathered(out, ["a"]) == [1]
+    old = time.time() - 60
+    os.utime(os.path.join(out, "cases", "a.pickle"), (old, old))
+    runresults.stamp_run()
+    assert runresults.gathered(out, ["a"]) == []
