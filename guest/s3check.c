@@ -42,7 +42,9 @@
  * After a suspend to RAM, "sleep" also prints the time from the kernel's
  * "Low-level resume complete" to the first good frame (the framebuffer
  * flushed, texture 0 read back right, and with "reupload" the resources
- * uploaded again), both taken from the kernel log's own timestamps:
+ * uploaded again), both taken from the kernel log's own timestamps; after
+ * a suspend to idle the same from "resume from suspend-to-idle", which the
+ * kernel logs with /sys/power/pm_debug_messages on:
  *   s3check: TIME resume-to-frame MS
  *   write FILE VALUE
  *                write VALUE to FILE (sysfs, debugfs): PASS, or FAIL with
@@ -774,9 +776,10 @@ static int reupload(int fd)
 }
 
 /*
- * The time from the kernel's "Low-level resume complete" to now, both in
- * the kernel log's timestamps (a record of our own marks now); -1 if the
- * log has no such line (suspend to idle).
+ * The time from the kernel's "Low-level resume complete" (suspend to RAM)
+ * or "resume from suspend-to-idle" (suspend to idle, logged with
+ * /sys/power/pm_debug_messages on) to now, both in the kernel log's
+ * timestamps (a record of our own marks now); -1 if the log has neither.
  */
 static double resume_to_now_ms(void)
 {
@@ -801,7 +804,8 @@ static double resume_to_now_ms(void)
 		rec[n] = 0;
 		if (sscanf(rec, "%*u,%*u,%llu", &ts) != 1)
 			continue;
-		if (strstr(rec, "Low-level resume complete"))
+		if (strstr(rec, "Low-level resume complete") ||
+		    strstr(rec, "resume from suspend-to-idle"))
 			resumed = ts;
 		else if (strstr(rec, "s3check: first good frame"))
 			now = ts;

@@ -299,7 +299,7 @@ class Guest:
                 raise GuestError(f"{f} is missing: 'make check' builds it")
         args = self.cfg.args() + self.cfg.firmware_args(self.outdir) + [
             "-d", "guest_errors", "-D", self.qemu_log,
-            "-trace", "virtio_pci_freeze_mode*",
+            "-trace", "virtio_pci_freeze_mode*", "-trace", "virtio_reset",
             "-trace", "virtio_gpu_cmd_res_create_*"]
         if self.cfg.iommu:
             args += ["-trace", "vtd_dmar_enable", "-trace", "vtd_dmar_fault"]
@@ -492,6 +492,11 @@ class Guest:
     def resources_created(self) -> int:
         """How many GPU resources the guest created so far (QEMU trace)."""
         return len(self.qemu_log_lines(r"virtio_gpu_cmd_res_create_"))
+
+    def device_resets(self) -> int:
+        """How many times a virtio device was reset so far, by its driver
+        or by the machine (QEMU trace)."""
+        return len(self.qemu_log_lines(r"virtio_reset "))
 
     def freeze_mode_errors(self) -> List[str]:
         """freeze_mode writes QEMU rejected or ignored (guest errors)."""
