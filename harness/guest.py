@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from . import bases, pictures
 from .console import Console, GuestError
@@ -289,6 +289,8 @@ class Guest:
         # through the platform's IOMMU
         self.access_platform: Optional[bool] = None
         self._power_events: List[str] = []
+        # (event, QEMU's timestamp in s) of every event() waited for
+        self.event_times: List[Tuple[str, float]] = []
         self.exitcode: Optional[int] = None
 
     # -- life cycle
@@ -467,9 +469,17 @@ class Guest:
         (The timeout must reach QEMU's legacy QMP wrapper as a float: an
         int there means "wait forever".)"""
         try:
-            return self.vm.event_wait(name, timeout=float(timeout)) is not None
+            ev = self.vm.event_wait(name, timeout=float(timeout))
         except asyncio.TimeoutError:
             return False
+        if ev is None:
+            return False
+        # QEMU's own time of the event (host wall clock, as the trace
+        # lines of '-msg timestamp=on'): make bench times phases with it
+        ts = ev.get("timestamp", {})
+        self.event_times.append(
+            (name, ts.get("seconds", 0) + ts.get("microseconds", 0) / 1e6))
+        return True
 
     def frozen(self) -> bool:
         """Is the GPU frozen (x-query-virtio-status)?"""

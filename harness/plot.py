@@ -40,6 +40,23 @@ def bars(path, title, ylabel, groups, notes=None):
     return _save(fig, ax, path, notes)
 
 
+def stacked(path, title, ylabel, bars, notes=None):
+    """bars: {bar: {segment: value}}, the segments in the order given
+    (the first at the bottom); horizontal stacked bars, saved at path."""
+    segments = list(dict.fromkeys(sg for b in bars.values() for sg in b))
+    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.8 * len(bars)), dpi=100)
+    left = [0.0] * len(bars)
+    for sg in segments:
+        vals = [b.get(sg, 0.0) for b in bars.values()]
+        ax.barh(list(bars), vals, left=left, label=sg)
+        left = [a + v for a, v in zip(left, vals)]
+    ax.invert_yaxis()
+    ax.set_title(title)
+    ax.set_xlabel(ylabel)
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, ax, path, notes)
+
+
 def _save(fig, ax, path, notes):
     """Legend, notes in the corner, PNG at path; returns path."""
     ax.legend()

@@ -9,6 +9,11 @@
    no No_Soft_Reset) by freeze_mode; CYCLES_A cycles each, each in a
    guest of its own.  Without either, texture 0 is lost and there is no
    good frame to time: part 2 measures what re-creating costs.
+   The same cycles phase by phase, from QEMU's trace of the GPU (its
+   status writes, freeze_mode writes and display commands, stamped with
+   the host's clock like QMP's SUSPEND and WAKEUP): the driver's reset,
+   negotiation to FEATURES_OK, virtqueues and restore to DRIVER_OK, the
+   display's first flush and s3check's texture read back.
 2. Re-creation against freezing: the guest holds 1, 16, 64 and 256 MiB of
    2D resources (virtio-gpu-pci); after an S3 cycle with freeze_mode
    nothing needs uploading again, while on a device without it the driver
@@ -26,6 +31,7 @@ plotted in build/bench/*.png.  Nothing fails on speed; a ratio far from
 the expectation is called out.
 """
 
+import datetime
 import os
 import re
 import statistics
@@ -61,24 +67,104 @@ def times(done):
     return [float(m.group(1)) for m in map(TIME.search, done.lines) if m]
 
 
+# What the phases are timed by: the GPU's status writes, freeze_mode
+# writes and display commands in QEMU's trace, stamped by QEMU itself
+# (-msg timestamp=on: the host's wall clock, as QMP's event timestamps)
+PHASE_TRACE = ["-msg", "timestamp=on", "-trace", "virtio_set_status",
+               "-trace", "virtio_pci_freeze_mode_write",
+               "-trace", "virtio_gpu_cmd_set_scanout",
+               "-trace", "virtio_gpu_cmd_res_flush",
+               "-trace", "virtio_gpu_cmd_res_xfer_fromh_3d"]
+TRACE_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\S+Z) (virtio_\w+)(?: .*val (\d+))?")
+# The phases of a sleep cycle, in order: (name, the event that ends it).
+# The suspend side starts when the host sends the sleep command, the
+# resume side with QEMU's WAKEUP; a phase whose end is not in the trace
+# (No_Soft_Reset: the driver neither resets nor sets up anything) is 0
+# and the next phase starts where the last one ended.
+SUSPEND_PHASES = ("guest suspend to the driver's reset", "reset to SUSPEND")
+RESUME_PHASES = ("WAKEUP to the driver's reset",
+                 "reset to FEATURES_OK (negotiation)",
+                 "FEATURES_OK to DRIVER_OK (virtqueues, restore)",
+                 "DRIVER_OK to the first flush (display)",
+                 "flush to texture read back (s3check)")
+
+
+def trace_times(g):
+    """[(host time s, trace event, status value or None)] of g's log."""
+    out = []
+    with open(g.qemu_log, errors="replace") as f:
+        for line in f:
+            m = TRACE_LINE.match(line)
+            if m:
+                t = datetime.datetime.fromisoformat(m.group(1)).timestamp()
+                out.append((t, m.group(2),
+                            int(m.group(3)) if m.group(3) else None))
+    return out
+
+
+def phase_times(g, sent):
+    """{phase: ms} of the one sleep cycle g went through, the host having
+    sent the sleep command at time sent."""
+    ev = dict(g.event_times)
+    t_s, t_w = ev["SUSPEND"], ev["WAKEUP"]
+    tr = trace_times(g)
+
+    def first(after, until, pred):
+        return next((t for t, name, val in tr
+                     if after <= t <= until and pred(name, val)), None)
+
+    def status(bit):
+        return lambda name, val: name == "virtio_set_status" and \
+            val is not None and (val & bit if bit else val == 0)
+
+    def timed(start, ends, names):
+        out, t = {}, start
+        for name, end in zip(names, ends):
+            out[name] = (end - t) * 1000 if end else 0.0
+            t = end or t
+        return out, t
+
+    reset_s = first(sent, t_s, status(0))
+    out, _ = timed(sent, [reset_s, t_s], SUSPEND_PHASES)
+    end = float("inf")
+    reset_r = first(t_w, end, status(0))
+    feat = first(reset_r or t_w, end, status(8))
+    ok = first(feat or t_w, end, status(4))
+    flush = first(ok or t_w, end,
+                  lambda name, val: name == "virtio_gpu_cmd_res_flush")
+    read = first(flush or t_w, end, lambda name, val:
+                 name == "virtio_gpu_cmd_res_xfer_fromh_3d")
+    resume, last = timed(t_w, [reset_r, feat, ok, flush, read],
+                         RESUME_PHASES)
+    out.update(resume)
+    out["WAKEUP to texture read back (host)"] = (last - t_w) * 1000
+    return out
+
+
 def resume_to_frame():
-    results = {}
+    """{config: guest-measured ms}, {config: [{phase: ms}]}: one sleep
+    cycle a boot, CYCLES_A boots a configuration."""
+    results, phases = {}, {}
     # behind a root port on q35, where both can keep the state, and on
     # pc, where only freeze_mode can
     for mode, machine in (("freeze", "q35"), ("nsr", "q35"),
                           ("freeze", "pc")):
         cfg = Config(f"bench-resume-{mode}-{machine}", machine,
-                     "virtio-gpu-gl-pci", mode, root_port=machine == "q35")
+                     "virtio-gpu-gl-pci", mode, root_port=machine == "q35",
+                     extra=PHASE_TRACE)
+        key = f"{cfg.mode_name}, {machine}"
         ms = []
         # a guest boot for each cycle: the figures are over boots
         for _ in range(CYCLES_A):
             with Guest(cfg, OUT) as g:
+                sent = time.time()
                 done = g.sleep("mem", 2)
                 ms += times(done)
-        results[f"{cfg.mode_name}, {machine}"] = ms
+                phases.setdefault(key, []).append(phase_times(g, sent))
+        results[key] = ms
         say(f"resume to first frame, {cfg.mode_name}: "
             f"{', '.join(f'{m:.0f}' for m in ms)} ms")
-    return results
+    return results, phases
 
 
 def recreate():
@@ -166,7 +252,7 @@ def main():
              "", f"Machine: {os.cpu_count()} cores, TCG.", ""]
 
     say("1/3: resume to the first good frame")
-    a = resume_to_frame()
+    a, ph = resume_to_frame()
     med = {k: statistics.median(v) for k, v in a.items() if v}
     nsr = med.get("No_Soft_Reset, q35")
     frz = med.get("freeze_mode, q35")
@@ -193,6 +279,22 @@ def main():
     plot.bars(os.path.join(OUT, "bench-resume.png"),
               "Resume to the first good frame (ms, median)", "ms",
               {"virtio-gpu-gl-pci (q35: behind a root port)": med})
+    # the same cycles, phase by phase (QEMU's trace)
+    names = SUSPEND_PHASES + RESUME_PHASES + (
+        "WAKEUP to texture read back (host)",)
+    pmed = {k: {n: statistics.median(p[n] for p in v) for n in names}
+            for k, v in ph.items() if v}
+    lines += ["", "## The same cycles phase by phase (QEMU's trace of the "
+              f"GPU, host clock, ms, median of {CYCLES_A})", "",
+              "| phase | " + " | ".join(pmed) + " |",
+              "|---|" + "---|" * len(pmed)]
+    for n in names:
+        lines.append(f"| {n} | " + " | ".join(
+            f"{pmed[k][n]:.1f}" for k in pmed) + " |")
+    plot.stacked(os.path.join(OUT, "bench-phases.png"),
+                 "Resume phase by phase (QEMU's trace, ms, median)", "ms",
+                 {k: {n: v[n] for n in RESUME_PHASES}
+                  for k, v in pmed.items()})
 
     say("2/3: re-creating 2D resources after the device lost them")
     b = recreate()
@@ -248,8 +350,8 @@ def main():
                                                  for k in KS])},
                logx=True, logy=True)
 
-    lines += ["", "Plots: bench-resume.png, bench-recreate.png, "
-              "bench-reset.png", ""]
+    lines += ["", "Plots: bench-resume.png, bench-phases.png, "
+              "bench-recreate.png, bench-reset.png", ""]
     if notes:
         lines += ["Outside the expectation:", ""] + [f"- {n}" for n in notes]
     text = "\n".join(lines) + "\n"
