@@ -50,6 +50,20 @@ def gathered(outdir: str, names: Iterable[str]) -> List:
                 continue
             with open(path, "rb") as f:
                 out.append(pickle.load(f))
-        except FileNotFoundError:
+        except (OSError, EOFError, pickle.UnpicklingError):
+            # none, or unreadable: note_missing() names it
             continue
     return out
+
+
+def note_missing(path: str, names: Iterable[str], results: List) -> None:
+    """Name, under the table at path, the cases of names that left no
+    result in this run (crashed, timed out): a table must not look whole
+    when it is not."""
+    have = {r.cfg.name for r in results}
+    missing = [n for n in names if n not in have]
+    if missing:
+        with open(path, "a") as f:
+            f.write("\nNo result from this run (the case crashed or timed "
+                    "out; see its test's failure): " + ", ".join(missing) +
+                    "\n")

@@ -78,9 +78,11 @@ PHASE_TRACE = ["-msg", "timestamp=on", "-trace", "virtio_set_status",
 TRACE_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\S+Z) (virtio_\w+)(?: .*val (\d+))?")
 # The phases of a sleep cycle, in order: (name, the event that ends it).
 # The suspend side starts when the host sends the sleep command, the
-# resume side with QEMU's WAKEUP; a phase whose end is not in the trace
-# (No_Soft_Reset: the driver neither resets nor sets up anything) is 0
-# and the next phase starts where the last one ended.
+# resume side with QEMU's WAKEUP.  A phase whose end is not in the trace
+# (No_Soft_Reset: the driver neither resets nor sets up anything) has no
+# figure ("-" in the table), and the next phase starts where the last one
+# ended: with No_Soft_Reset, "DRIVER_OK to the first flush" then holds
+# everything from WAKEUP to the first flush.
 SUSPEND_PHASES = ("guest suspend to the driver's reset", "reset to SUSPEND")
 RESUME_PHASES = ("WAKEUP to the driver's reset",
                  "reset to FEATURES_OK (negotiation)",
@@ -108,6 +110,10 @@ def phase_times(g, sent):
     ev = dict(g.event_times)
     t_s, t_w = ev["SUSPEND"], ev["WAKEUP"]
     tr = trace_times(g)
+    if not tr:
+        # QEMU 10.0's qemu_log() stamps nothing: no phase can be timed
+        return {n: None for n in SUSPEND_PHASES + RESUME_PHASES +
+                ("WAKEUP to texture read back (host)",)}
 
     def first(after, until, pred):
         return next((t for t, name, val in tr
@@ -120,7 +126,7 @@ def phase_times(g, sent):
     def timed(start, ends, names):
         out, t = {}, start
         for name, end in zip(names, ends):
-            out[name] = (end - t) * 1000 if end else 0.0
+            out[name] = (end - t) * 1000 if end else None
             t = end or t
         return out, t
 
@@ -134,10 +140,10 @@ def phase_times(g, sent):
                   lambda name, val: name == "virtio_gpu_cmd_res_flush")
     read = first(flush or t_w, end, lambda name, val:
                  name == "virtio_gpu_cmd_res_xfer_fromh_3d")
-    resume, last = timed(t_w, [reset_r, feat, ok, flush, read],
-                         RESUME_PHASES)
+    resume, _ = timed(t_w, [reset_r, feat, ok, flush, read], RESUME_PHASES)
     out.update(resume)
-    out["WAKEUP to texture read back (host)"] = (last - t_w) * 1000
+    out["WAKEUP to texture read back (host)"] = \
+        (read - t_w) * 1000 if read else None
     return out
 
 
@@ -282,7 +288,11 @@ def main():
     # the same cycles, phase by phase (QEMU's trace)
     names = SUSPEND_PHASES + RESUME_PHASES + (
         "WAKEUP to texture read back (host)",)
-    pmed = {k: {n: statistics.median(p[n] for p in v) for n in names}
+    def median(xs):
+        xs = [x for x in xs if x is not None]
+        return statistics.median(xs) if xs else None
+
+    pmed = {k: {n: median(p[n] for p in v) for n in names}
             for k, v in ph.items() if v}
     lines += ["", "## The same cycles phase by phase (QEMU's trace of the "
               f"GPU, host clock, ms, median of {CYCLES_A})", "",
@@ -290,10 +300,20 @@ def main():
               "|---|" + "---|" * len(pmed)]
     for n in names:
         lines.append(f"| {n} | " + " | ".join(
-            f"{pmed[k][n]:.1f}" for k in pmed) + " |")
+            "-" if pmed[k][n] is None else f"{pmed[k][n]:.1f}"
+            for k in pmed) + " |")
+    lines += ["", "(\"-\": the trace has no such event; the time goes to "
+              "the next phase.  No_Soft_Reset's driver does nothing on "
+              "resume, so its \"DRIVER_OK to the first flush\" is WAKEUP to "
+              "s3check's first flush.)"]
+    for k, v in pmed.items():
+        if v["WAKEUP to texture read back (host)"] is None:
+            notes.append(f"phases, {k}: not timed (no texture read back in "
+                         "the trace, or a QEMU whose log has no timestamps, "
+                         "as 10.0's)")
     plot.stacked(os.path.join(OUT, "bench-phases.png"),
                  "Resume phase by phase (QEMU's trace, ms, median)", "ms",
-                 {k: {n: v[n] for n in RESUME_PHASES}
+                 {k: {n: v[n] or 0.0 for n in RESUME_PHASES}
                   for k, v in pmed.items()})
 
     say("2/3: re-creating 2D resources after the device lost them")

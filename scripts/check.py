@@ -553,8 +553,12 @@ def stage_e2e(t, base):
     # its own: tests/e2e/conftest.py): a guest under TCG keeps about one
     # core busy.  E2E_JOBS=1 runs them one after the other, and then -s
     # shows each guest's steps as it goes.
-    jobs = int(os.environ.get("E2E_JOBS", min(2, os.cpu_count() or 1)))
-    par = ["-n", str(jobs)] if jobs > 1 else ["-s"]
+    jobs = os.environ.get("E2E_JOBS", str(min(2, os.cpu_count() or 1)))
+    if not jobs.isdigit() or int(jobs) < 1:
+        t.add(f"e2e[{base.name}]", "E2E_JOBS", "fail",
+              f"not a number of jobs: {jobs!r}")
+        return
+    par = ["-n", jobs] if int(jobs) > 1 else ["-s"]
     pytest_stage(t, f"e2e[{base.name}]", "tests/e2e", xvfb([]),
                  par + [f"--timeout={E2E_TIMEOUT}"], env=env)
     if os.path.exists(retried):
@@ -718,7 +722,7 @@ def build_targets(base, suite) -> List[str]:
     for one that runs only the series' own qtests, QEMU and those (1,640
     of 2,558 steps on the backport)."""
     if base.qtest_scope != "series":
-        return ["--suite", suite]
+        return ["--suite", suite, "qemu-system-x86_64"]
     return ["qemu-system-x86_64"] + \
         [f"tests/qtest/{name.split('/', 1)[1]}"
          for name in parse_series(SERIES_FILE)]

@@ -13,8 +13,10 @@ them (build/e2e-<base>/results.md, build/debian-<base>/results.md: each
 module's write_report()) and prints them.
 """
 
+import ctypes
 import importlib
 import os
+import signal
 import subprocess
 import sys
 
@@ -32,6 +34,13 @@ def _is_worker(config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _die_with_parent():
+    """In the X server's process: end with the worker, even a worker that
+    dies without cleaning up (prctl PR_SET_PDEATHSIG, SIGTERM), so that
+    no server and no QEMU on it outlives the run."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
 def _start_xvfb():
     """An X server on a free display: Xvfb prints its number on a pipe
     (-displayfd) once it accepts clients."""
@@ -39,7 +48,7 @@ def _start_xvfb():
     proc = subprocess.Popen(
         ["Xvfb", "-displayfd", str(w), "-screen", "0", SCREEN,
          "-nolisten", "tcp"], pass_fds=(w,), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     os.close(w)
     with os.fdopen(r) as f:
         num = f.readline().strip()
@@ -51,13 +60,37 @@ def _start_xvfb():
     return proc, f":{num}"
 
 
+class _Collected:
+    """The test ids of this run, on the controlling process: its own
+    collection, or what the pytest-xdist workers collected."""
+
+    def __init__(self):
+        self.ids = set()
+
+    def pytest_collection_finish(self, session):
+        # the items left after -k and -m deselected theirs
+        self.ids.update(item.nodeid for item in session.items)
+
+
+class _XdistCollected:
+    def __init__(self, collected):
+        self.collected = collected
+
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        self.collected.ids.update(ids)
+
+
 def pytest_configure(config):
     if _is_worker(config):
         if os.environ.get("DISPLAY"):
             # a private screen for this worker's guests
             config._e2e_xvfb, os.environ["DISPLAY"] = _start_xvfb()
-    else:
-        runresults.stamp_run()
+        return
+    runresults.stamp_run()
+    config._e2e_collected = _Collected()
+    config.pluginmanager.register(config._e2e_collected)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistCollected(config._e2e_collected))
 
 
 def pytest_unconfigure(config):
@@ -70,8 +103,14 @@ def pytest_unconfigure(config):
 def pytest_sessionfinish(session):
     if _is_worker(session.config):
         return
+    ids = session.config._e2e_collected.ids
     for module in REPORTS:
-        path = importlib.import_module(module).write_report()
+        # the cases of this module that this run collected
+        cases = {i.split("[", 1)[1].rstrip("]") for i in ids
+                 if i.split("::")[0].endswith(f"{module}.py") and "[" in i}
+        if not cases:
+            continue
+        path = importlib.import_module(module).write_report(cases)
         if path:
             with open(path) as f:
                 sys.__stdout__.write(f"\n{f.read()}\n"

@@ -87,19 +87,22 @@ def environment():
         pytest.fail("no Debian guest: scripts/build-debian-guest.sh makes it")
 
 
-def write_report():
-    """The table of this run's cases, whichever pytest-xdist worker ran
-    them (tests/e2e/conftest.py calls it once pytest is done): its path,
-    or None if none of them ran."""
-    results = runresults.gathered(OUT, (c.values[0].name for c in CASES))
-    if not results:
-        return None
-    with open(PACKAGES) as f:
-        packages = f.read()
+def write_report(collected):
+    """The table of the cases this run collected (their ids, collected),
+    whichever pytest-xdist worker ran them (tests/e2e/conftest.py calls it
+    once pytest is done), with those that left no result (a crash, a
+    timeout) named under it: its path."""
+    names = [n for n in (c.values[0].name for c in CASES) if n in collected]
+    results = runresults.gathered(OUT, names)
+    packages = ""
+    if os.path.exists(PACKAGES):
+        with open(PACKAGES) as f:
+            packages = f.read()
     path = os.path.join(OUT, "results.md")
     desktop.report(results, path,
                    f"A Debian desktop suspends to RAM, {BASE.title}",
                    packages)
+    runresults.note_missing(path, names, results)
     return path
 
 

@@ -113,16 +113,17 @@ def environment():
                     "private Xvfb (xvfb-run)")
 
 
-def write_report():
-    """The table of this run's cases, whichever pytest-xdist worker ran
-    them (tests/e2e/conftest.py calls it once pytest is done): its path,
-    or None if none of them ran."""
-    results = runresults.gathered(OUT, (c[0].name for c in CASES))
-    if not results:
-        return None
+def write_report(collected):
+    """The table of the cases this run collected (their ids, collected),
+    whichever pytest-xdist worker ran them (tests/e2e/conftest.py calls it
+    once pytest is done), with those that left no result (a crash, a
+    timeout) named under it: its path."""
+    names = [n for n in (c[0].name for c in CASES) if n in collected]
+    results = runresults.gathered(OUT, names)
     path = os.path.join(OUT, "results.md")
     s3case.report(results, path,
                   f"A guest suspends to RAM (rtcwake -m mem), {BASE.title}")
+    runresults.note_missing(path, names, results)
     return path
 
 

@@ -36,3 +36,16 @@ def test_stamp_run_leaves_out_what_came_before(tmp_path, monkeypatch):
     os.utime(os.path.join(out, "cases", "a.pickle"), (old, old))
     runresults.stamp_run()
     assert runresults.gathered(out, ["a"]) == []
+
+
+def test_missing_cases_are_named_under_the_table(tmp_path):
+    class R:
+        def __init__(self, name):
+            self.cfg = type("Cfg", (), {"name": name})()
+    table = tmp_path / "results.md"
+    table.write_text("| case |\n|---|\n| a |\n")
+    runresults.note_missing(str(table), ["a", "b", "c"], [R("a")])
+    assert table.read_text().splitlines()[-1].endswith(": b, c")
+    before = table.read_text()
+    runresults.note_missing(str(table), ["a"], [R("a")])
+    assert table.read_text() == before
