@@ -12,8 +12,9 @@
    The same cycles phase by phase, from QEMU's trace of the GPU (its
    status writes, freeze_mode writes and display commands, stamped with
    the host's clock like QMP's SUSPEND and WAKEUP): the driver's reset,
-   negotiation to FEATURES_OK, virtqueues and restore to DRIVER_OK, the
-   display's first flush and s3check's texture read back.
+   the device's reset (until the driver's ACKNOWLEDGE), negotiation to
+   FEATURES_OK, virtqueues and restore to DRIVER_OK, the display's first
+   flush and s3check's texture read back.
 2. Re-creation against freezing: the guest holds 1, 16, 64 and 256 MiB of
    2D resources (virtio-gpu-pci); after an S3 cycle with freeze_mode
    nothing needs uploading again, while on a device without it the driver
@@ -85,7 +86,8 @@ TRACE_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\S+Z) (virtio_\w+)(?: .*val (\d+))?"
 # everything from WAKEUP to the first flush.
 SUSPEND_PHASES = ("guest suspend to the driver's reset", "reset to SUSPEND")
 RESUME_PHASES = ("WAKEUP to the driver's reset",
-                 "reset to FEATURES_OK (negotiation)",
+                 "the device's reset (to ACKNOWLEDGE)",
+                 "ACKNOWLEDGE to FEATURES_OK (negotiation)",
                  "FEATURES_OK to DRIVER_OK (virtqueues, restore)",
                  "DRIVER_OK to the first flush (display)",
                  "flush to texture read back (s3check)")
@@ -134,13 +136,15 @@ def phase_times(g, sent):
     out, _ = timed(sent, [reset_s, t_s], SUSPEND_PHASES)
     end = float("inf")
     reset_r = first(t_w, end, status(0))
-    feat = first(reset_r or t_w, end, status(8))
+    ack = first(reset_r or t_w, end, status(1))
+    feat = first(ack or t_w, end, status(8))
     ok = first(feat or t_w, end, status(4))
     flush = first(ok or t_w, end,
                   lambda name, val: name == "virtio_gpu_cmd_res_flush")
     read = first(flush or t_w, end, lambda name, val:
                  name == "virtio_gpu_cmd_res_xfer_fromh_3d")
-    resume, _ = timed(t_w, [reset_r, feat, ok, flush, read], RESUME_PHASES)
+    resume, _ = timed(t_w, [reset_r, ack, feat, ok, flush, read],
+                      RESUME_PHASES)
     out.update(resume)
     out["WAKEUP to texture read back (host)"] = \
         (read - t_w) * 1000 if read else None
@@ -276,10 +280,10 @@ def main():
     if nsr and frz:
         ratio = frz / nsr
         lines += ["", f"freeze_mode / No_Soft_Reset: {ratio:.2f}, "
-                  f"{frz - nsr:+.0f} ms (expected a little above 1: "
-                  "freeze_mode runs the driver's freeze and restore, which "
-                  "delete the virtqueues and set them up again; "
-                  "No_Soft_Reset skips both)"]
+                  f"{frz - nsr:+.0f} ms (expected above 1: freeze_mode "
+                  "resets the device and restores the display on resume, "
+                  "No_Soft_Reset does neither; the phases below say "
+                  "where the time goes)"]
         if not 0.8 < ratio < 3:
             notes.append(f"resume ratio {ratio:.2f} is outside 0.8-3")
     plot.bars(os.path.join(OUT, "bench-resume.png"),
